@@ -1,0 +1,357 @@
+"""Plugin loading and the catalog of what plugins registered.
+
+Plugins are found through the ``ganzoo`` entry-point group, built-ins included: the
+families in ``plugins/`` and the core's losses and datasets go through exactly the
+path a third-party package uses. A plugin that fails to import or register is
+recorded and skipped (``ganzoo plugins`` shows it), unless ``GANZOO_STRICT_PLUGINS=1``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import json
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+import torch
+
+from . import hookspecs
+from .data.core import DatasetSpec
+from .errors import ConfigError, PluginError, ShapeMismatchError, UnknownNameError
+from .losses import Loss
+from .models import Architecture, Discriminator, Generator, ModelSpec, check_name
+
+__all__ = ["Catalog", "PluginFailure", "PluginInfo", "get_catalog", "load_catalog", "reset_catalog"]
+
+ENTRY_POINT_GROUP = "ganzoo"
+CORE_PLUGIN = "core"
+DEFAULT_LATENT_DIM = 100
+HOOKS = ("register_losses", "register_datasets", "register_architectures")
+
+
+@dataclass
+class PluginInfo:
+    """A plugin that loaded."""
+
+    name: str  # entry-point name (or the name given to ``load_catalog``)
+    module: str  # the module object's name
+    distribution: str | None  # the installed distribution that provides it
+    version: str | None  # that distribution's version
+    hooks: list[str] = field(default_factory=list)  # the hooks it implements
+
+
+@dataclass
+class PluginFailure:
+    """A plugin, or one of its registrations, that failed."""
+
+    name: str  # entry-point / plugin name
+    stage: str  # "import", "register" or the hook that raised
+    error: str  # the error, one line
+    distribution: str | None = None
+    version: str | None = None
+
+
+@dataclass(frozen=True)
+class Registered:
+    """Something a plugin registered, with the plugin it came from."""
+
+    name: str
+    plugin: str
+    value: Any  # Architecture, DatasetSpec, or a Loss subclass
+    description: str = ""
+
+
+class Catalog:
+    """Architectures, losses and datasets registered by the loaded plugins."""
+
+    def __init__(self) -> None:
+        self.architectures: dict[str, Registered] = {}
+        self.losses: dict[str, Registered] = {}
+        self.datasets: dict[str, Registered] = {}
+        self.plugins: list[PluginInfo] = []
+        self.failures: list[PluginFailure] = []
+
+    # -- lookups ------------------------------------------------------------------------------
+    def architecture(self, name: str) -> Architecture:
+        if name not in self.architectures:
+            raise UnknownNameError("architecture", name, self.architectures)
+        return self.architectures[name].value
+
+    def loss(self, name: str) -> Loss:
+        if name not in self.losses:
+            raise UnknownNameError("loss", name, self.losses)
+        return self.losses[name].value()
+
+    def dataset(self, name: str) -> DatasetSpec:
+        if name not in self.datasets:
+            raise UnknownNameError("dataset", name, self.datasets)
+        return self.datasets[name].value
+
+    # -- building models ----------------------------------------------------------------------
+    def resolve_spec(self, name: str, data_shape: Iterable[int], num_classes: int = 0, **overrides: Any) -> ModelSpec:
+        """Split defaults + overrides between the two constructors and return the full spec."""
+        arch = self.architecture(name)
+        data_shape = tuple(int(s) for s in data_shape)
+        if arch.conditional and num_classes < 1:
+            raise ShapeMismatchError(
+                f"architecture {name!r} is conditional: it needs labelled data (num_classes >= 1), got "
+                f"num_classes={num_classes}. Pick a labelled dataset or an unconditional architecture."
+            )
+        if not arch.conditional:
+            num_classes = 0
+        g_params, g_any = _keywords(arch.generator)
+        d_params, d_any = _keywords(arch.discriminator)
+        kwargs = {**arch.defaults, **overrides}
+        g_kwargs: dict[str, Any] = {}
+        d_kwargs: dict[str, Any] = {}
+        for key, value in kwargs.items():
+            if key in ("data_shape", "num_classes"):
+                raise ConfigError(f"{key!r} comes from the dataset; it cannot be set as a model option")
+            to_g, to_d = key in g_params or g_any, key in d_params or d_any
+            if not (to_g or to_d):
+                options = sorted((g_params | d_params) - {"data_shape", "num_classes"})
+                raise ConfigError(f"architecture {name!r} has no option {key!r}. Its options: {', '.join(options)}")
+            try:
+                json.dumps(value)
+            except TypeError as exc:
+                raise ConfigError(f"option {key}={value!r} of {name!r} must be JSON-serializable") from exc
+            if to_g:
+                g_kwargs[key] = value
+            if to_d:
+                d_kwargs[key] = value
+        if "latent_dim" not in g_kwargs:
+            default = g_params.get("latent_dim", inspect.Parameter.empty)
+            g_kwargs["latent_dim"] = DEFAULT_LATENT_DIM if default is inspect.Parameter.empty else default
+        return ModelSpec(name, data_shape, num_classes, g_kwargs, d_kwargs)
+
+    def build(self, spec: ModelSpec) -> tuple[Generator, Discriminator]:
+        """Construct both networks from a spec and check them against the contract."""
+        arch = self.architecture(spec.architecture)
+        plugin = self.architectures[spec.architecture].plugin
+        common = {"data_shape": spec.data_shape, "num_classes": spec.num_classes}
+        try:
+            g = arch.generator(**common, **spec.generator_kwargs)
+            d = arch.discriminator(**common, **spec.discriminator_kwargs)
+        except TypeError as exc:
+            raise ConfigError(f"architecture {spec.architecture!r} (plugin {plugin!r}) rejected its arguments: "
+                              f"{exc}") from exc
+        _check_contract(spec, g, d, plugin)
+        g.ganzoo_spec = spec
+        d.ganzoo_spec = spec
+        return g, d
+
+    def create(self, name: str, data_shape: Iterable[int], num_classes: int = 0,
+               **overrides: Any) -> tuple[Generator, Discriminator]:
+        """Build architecture ``name`` for data of ``data_shape``: returns ``(G, D)``."""
+        return self.build(self.resolve_spec(name, data_shape, num_classes, **overrides))
+
+
+def _keywords(cls: type) -> tuple[dict[str, Any], bool]:
+    """The constructor's keyword parameters (name -> default) and whether it takes **kwargs."""
+    params: dict[str, Any] = {}
+    any_kw = False
+    for klass in cls.__mro__:
+        if klass in (Generator, Discriminator):
+            break
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        sig = inspect.signature(init)
+        for p in list(sig.parameters.values())[1:]:
+            if p.kind is p.VAR_KEYWORD:
+                any_kw = True
+            elif p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
+                params.setdefault(p.name, p.default)
+        if not any_kw:
+            break  # a constructor without **kwargs hides its parents' keywords
+        any_kw = False
+    base = Generator if issubclass(cls, Generator) else Discriminator
+    for name in inspect.signature(base.__init__).parameters:
+        if name != "self":
+            params.setdefault(name, inspect.Parameter.empty)
+    return params, any_kw
+
+
+def _check_contract(spec: ModelSpec, g: Generator, d: Discriminator, plugin: str) -> None:
+    """A two-sample forward pass in eval mode: catches wrong shapes before any training."""
+    where = f"architecture {spec.architecture!r} (plugin {plugin!r})"
+    if not isinstance(g, Generator) or not isinstance(d, Discriminator):
+        raise PluginError(f"{where}: constructors must return ganzoo.Generator and ganzoo.Discriminator")
+    modes = (g.training, d.training)
+    g.eval()
+    d.eval()
+    try:
+        with torch.no_grad():
+            z = g.sample_latent(2)
+            labels = torch.zeros(2, dtype=torch.long, device=z.device) if spec.num_classes else None
+            x = g(z, labels)
+            expected = (2, *spec.data_shape)
+            if tuple(x.shape) != expected:
+                raise PluginError(f"{where}: generator output has shape {tuple(x.shape)}, expected {expected}")
+            logits = d(x, labels)
+            if tuple(logits.shape) != (2,):
+                raise PluginError(f"{where}: discriminator output has shape {tuple(logits.shape)}, expected (2,) "
+                                  "(one logit per sample)")
+    finally:
+        g.train(modes[0])
+        d.train(modes[1])
+
+
+# -- loading ----------------------------------------------------------------------------------
+
+
+def _env_list(var: str) -> set[str]:
+    return {s.strip() for s in os.environ.get(var, "").split(",") if s.strip()}
+
+
+def load_catalog(
+    *,
+    plugins: Iterable[tuple[str, object]] | None = None,
+    entry_points: bool = True,
+    strict: bool | None = None,
+    disabled: Iterable[str] | None = None,
+) -> Catalog:
+    """Discover plugins and collect their registrations into a fresh :class:`Catalog`.
+
+    ``plugins`` adds ``(name, module_or_object)`` pairs after the entry points (tests
+    use it for throwaway plugins). ``strict`` (default: ``$GANZOO_STRICT_PLUGINS``)
+    turns any plugin failure into a :class:`PluginError`. ``disabled`` (default:
+    ``$GANZOO_DISABLE_PLUGINS``, comma-separated) skips plugins by name.
+    """
+    if strict is None:
+        strict = os.environ.get("GANZOO_STRICT_PLUGINS", "") not in ("", "0", "false", "no")
+    skip = set(disabled) if disabled is not None else _env_list("GANZOO_DISABLE_PLUGINS")
+    pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    pm.add_hookspecs(hookspecs)
+    catalog = Catalog()
+    info: dict[str, PluginInfo] = {}
+
+    candidates: list[tuple[str, Callable[[], object], str | None, str | None]] = []
+    if entry_points:
+        eps = sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP),
+                     key=lambda ep: (ep.name != CORE_PLUGIN, ep.name))
+        seen: set[str] = set()
+        for ep in eps:
+            if ep.name in seen:  # the same distribution visible twice on sys.path
+                continue
+            seen.add(ep.name)
+            dist = ep.dist
+            candidates.append((ep.name, ep.load, dist.name if dist else None, dist.version if dist else None))
+    for name, obj in plugins or ():
+        candidates.append((name, lambda obj=obj: obj, None, None))
+
+    for name, load, dist, version in candidates:
+        if name in skip or (dist and dist in skip):
+            continue
+        try:
+            obj = load()
+        except Exception as exc:  # noqa: BLE001 - any import failure is the plugin's, not ours
+            catalog.failures.append(PluginFailure(name, "import", _one_line(exc), dist, version))
+            continue
+        try:
+            pm.register(obj, name=name)
+        except Exception as exc:  # noqa: BLE001 - e.g. a hookimpl with a wrong signature
+            catalog.failures.append(PluginFailure(name, "register", _one_line(exc), dist, version))
+            continue
+        module = getattr(obj, "__name__", type(obj).__name__)
+        info[name] = PluginInfo(name, module, dist, version,
+                                sorted(h.name for h in pm.get_hookcallers(obj) or ()))
+
+    order = list(info)
+    tables = {"register_architectures": catalog.architectures, "register_losses": catalog.losses,
+              "register_datasets": catalog.datasets}
+    failed: set[str] = set()
+    for hook in HOOKS:
+        impls = {impl.plugin_name: impl for impl in getattr(pm.hook, hook).get_hookimpls()}
+        for plugin_name in order:
+            if plugin_name not in impls or plugin_name in failed:
+                continue
+            staged: dict[str, Registered] = {}
+            register = _registrar(hook, plugin_name, tables[hook], staged)
+            try:
+                impls[plugin_name].function(register=register)
+            except Exception as exc:  # noqa: BLE001 - a failing plugin is isolated, its registrations dropped
+                p = info[plugin_name]
+                catalog.failures.append(PluginFailure(plugin_name, hook, _one_line(exc), p.distribution, p.version))
+                failed.add(plugin_name)
+                continue
+            tables[hook].update(staged)
+
+    for name, reg in list(catalog.architectures.items()):
+        loss = reg.value.default_loss
+        if loss not in catalog.losses:
+            del catalog.architectures[name]
+            p = info[reg.plugin]
+            catalog.failures.append(PluginFailure(
+                reg.plugin, "register_architectures",
+                f"architecture {name!r}: default loss {loss!r} is not registered "
+                f"(available: {', '.join(sorted(catalog.losses))})", p.distribution, p.version))
+    catalog.plugins = [p for p in info.values() if p.name not in failed]
+    if strict and catalog.failures:
+        lines = "; ".join(f"{f.name} ({f.stage}): {f.error}" for f in catalog.failures)
+        raise PluginError(f"plugin failures with GANZOO_STRICT_PLUGINS set: {lines}")
+    return catalog
+
+
+def _registrar(hook: str, plugin: str, table: dict[str, Registered],
+               staged: dict[str, Registered]) -> Callable[..., None]:
+    """The ``register`` callback handed to one plugin's hook: validates, refuses duplicates."""
+
+    def check_new(kind: str, name: str) -> None:
+        other = table.get(name) or staged.get(name)
+        if other is not None:
+            raise PluginError(f"duplicate {kind} name {name!r}: registered by plugin {other.plugin!r} "
+                              f"and again by plugin {plugin!r}")
+
+    if hook == "register_architectures":
+        def register_architecture(arch: Architecture) -> None:
+            if not isinstance(arch, Architecture):
+                raise ConfigError(f"register() takes a ganzoo.Architecture, got {type(arch).__name__}")
+            check_new("architecture", arch.name)
+            staged[arch.name] = Registered(arch.name, plugin, arch, arch.description)
+        return register_architecture
+
+    if hook == "register_datasets":
+        def register_dataset(spec: DatasetSpec) -> None:
+            if not isinstance(spec, DatasetSpec):
+                raise ConfigError(f"register() takes a ganzoo.DatasetSpec, got {type(spec).__name__}")
+            check_new("dataset", spec.name)
+            staged[spec.name] = Registered(spec.name, plugin, spec, spec.description)
+        return register_dataset
+
+    def register_loss(name: str, loss_cls: type[Loss], description: str = "") -> None:
+        check_name("loss", name)
+        if not (isinstance(loss_cls, type) and issubclass(loss_cls, Loss)):
+            raise ConfigError(f"loss {name!r}: expected a subclass of ganzoo.Loss, got {loss_cls!r}")
+        if inspect.isabstract(loss_cls):
+            missing = ", ".join(sorted(loss_cls.__abstractmethods__))
+            raise ConfigError(f"loss {name!r}: {loss_cls.__name__} does not implement {missing}")
+        check_new("loss", name)
+        staged[name] = Registered(name, plugin, loss_cls, description)
+    return register_loss
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+_CATALOG: Catalog | None = None
+
+
+def get_catalog() -> Catalog:
+    """The process-wide catalog, loaded on first use."""
+    global _CATALOG
+    if _CATALOG is None:
+        _CATALOG = load_catalog()
+    return _CATALOG
+
+
+def reset_catalog() -> None:
+    """Forget the process-wide catalog (the next ``get_catalog`` reloads plugins)."""
+    global _CATALOG
+    _CATALOG = None

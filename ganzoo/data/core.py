@@ -1,0 +1,172 @@
+"""Datasets: the registration record, the loaded form, resizing and the batch sampler."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import ConfigError, DataError
+from ..models import check_name
+
+__all__ = ["DataOptions", "Dataset", "DatasetSpec", "TensorSampler", "default_data_dir", "resize_images"]
+
+
+def default_data_dir() -> Path:
+    """``$GANZOO_DATA``, else the per-user data directory (``$XDG_DATA_HOME/ganzoo``)."""
+    if env := os.environ.get("GANZOO_DATA"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "ganzoo"
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """What a dataset loader is told about where and how to load."""
+
+    data_dir: Path = field(default_factory=default_data_dir)  # where downloaded files live
+    download: bool = True  # may the loader fetch missing files
+
+
+@dataclass
+class Dataset:
+    """A dataset in memory.
+
+    Images are a uint8 tensor ``(N, C, H, W)`` normalized to [-1, 1] per batch on the fly;
+    vectors are a float tensor ``(N, D)`` used as they are.
+    """
+
+    name: str  # the registered name
+    data: torch.Tensor  # uint8 (N, C, H, W) images or float32 (N, D) vectors
+    labels: torch.Tensor | None = None  # int64 (N,) class indices, or None
+    num_classes: int = 0  # 0 when unlabelled
+    class_names: list[str] | None = None  # optional names of the classes
+    preprocessing: dict[str, Any] = field(default_factory=dict)  # what was done at load (resize, …)
+
+    def __post_init__(self) -> None:
+        if self.data.dim() not in (2, 4):
+            raise DataError(f"dataset {self.name!r}: data must be (N, C, H, W) images or (N, D) vectors, "
+                            f"got shape {tuple(self.data.shape)}")
+        if self.is_image and self.data.dtype != torch.uint8:
+            raise DataError(f"dataset {self.name!r}: images must be uint8, got {self.data.dtype}")
+        if not self.is_image and not self.data.is_floating_point():
+            raise DataError(f"dataset {self.name!r}: vectors must be floating point, got {self.data.dtype}")
+        if len(self.data) == 0:
+            raise DataError(f"dataset {self.name!r} is empty")
+        if self.labels is not None:
+            if self.labels.shape != (len(self.data),):
+                raise DataError(f"dataset {self.name!r}: {len(self.data)} samples but labels of shape "
+                                f"{tuple(self.labels.shape)}")
+            self.labels = self.labels.long()
+            if self.num_classes <= 0:
+                self.num_classes = int(self.labels.max()) + 1
+
+    @property
+    def is_image(self) -> bool:
+        return self.data.dim() == 4
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of one sample: (C, H, W) or (D,)."""
+        return tuple(self.data.shape[1:])
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def to_float(self, batch: torch.Tensor) -> torch.Tensor:
+        """A batch of stored samples as floats in the generator's range."""
+        if self.is_image:
+            return batch.float().div_(127.5).sub_(1.0)
+        return batch.float()
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A registered dataset: how to load it and what it is."""
+
+    name: str  # the name users type: ``--dataset <name>``
+    load: Callable[[DataOptions], Dataset]  # builds the Dataset; may download
+    description: str = ""  # one line shown by ``ganzoo list``
+    shape: tuple[int, ...] | None = None  # native sample shape, (C, H, W) or (D,), if known
+    size: int | None = None  # number of training samples, if known
+    num_classes: int = 0  # classes in the labels, 0 if unlabelled
+    available: Callable[[DataOptions], bool] | None = None  # True when loadable without network
+    source: str = ""  # where the data comes from
+
+    def __post_init__(self) -> None:
+        check_name("dataset", self.name)
+        if not callable(self.load):
+            raise ConfigError(f"dataset {self.name!r}: load must be callable, got {self.load!r}")
+
+    def is_available(self, options: DataOptions | None = None) -> bool:
+        """Can it be loaded right now without the network?"""
+        return True if self.available is None else bool(self.available(options or DataOptions()))
+
+
+def resize_images(dataset: Dataset, size: int) -> Dataset:
+    """Resize every image once to ``size`` x ``size`` (antialiased bilinear), keeping uint8 storage."""
+    if not dataset.is_image:
+        raise ConfigError(f"--image-size applies to image datasets; {dataset.name!r} holds "
+                          f"{dataset.shape[0]}-d vectors. Leave --image-size out.")
+    if size < 1:
+        raise ConfigError(f"image size must be a positive integer, got {size}")
+    _, _, h, w = dataset.data.shape
+    if (h, w) == (size, size):
+        return dataset
+    out = []
+    for chunk in dataset.data.split(4096):  # bounded memory on large datasets
+        x = F.interpolate(chunk.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        out.append(x.round_().clamp_(0, 255).to(torch.uint8))
+    return Dataset(
+        name=dataset.name,
+        data=torch.cat(out),
+        labels=dataset.labels,
+        num_classes=dataset.num_classes,
+        class_names=dataset.class_names,
+        preprocessing={**dataset.preprocessing, "resize": {"from": [h, w], "to": [size, size],
+                                                           "mode": "bilinear-antialias"}},
+    )
+
+
+class TensorSampler:
+    """Draws batches from an in-memory dataset by index: one reshuffle per epoch, no per-item Python work.
+
+    The whole dataset lives on the training device; a batch is one ``index_select``
+    and one normalization.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int, device: torch.device, generator: torch.Generator) -> None:
+        if batch_size > len(dataset):
+            raise ConfigError(f"batch size {batch_size} is larger than dataset {dataset.name!r} "
+                              f"({len(dataset)} samples); pass --batch-size {len(dataset)} or less")
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.data = dataset.data.to(device)
+        self.labels = dataset.labels.to(device) if dataset.labels is not None else None
+        self.generator = generator  # a CPU generator: the permutation is the same on every device
+        self.device = device
+        self._order = torch.empty(0, dtype=torch.long)
+        self._pos = 0
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The next batch: floats in the model's range, and labels (or None)."""
+        if self._pos + self.batch_size > len(self._order):
+            self._order = torch.randperm(len(self.data), generator=self.generator).to(self.device)
+            self._pos = 0
+        idx = self._order[self._pos : self._pos + self.batch_size]
+        self._pos += self.batch_size
+        x = self.dataset.to_float(self.data.index_select(0, idx))
+        y = self.labels.index_select(0, idx) if self.labels is not None else None
+        return x, y
+
+    def sample_labels(self, n: int) -> torch.Tensor | None:
+        """Labels drawn from the data's label distribution (for a conditional generator)."""
+        if self.labels is None:
+            return None
+        idx = torch.randint(len(self.labels), (n,), generator=self.generator).to(self.device)
+        return self.labels.index_select(0, idx)
