@@ -113,7 +113,7 @@ class Catalog:
                 raise ConfigError(f"{key!r} comes from the dataset; it cannot be set as a model option")
             to_g, to_d = key in g_params or g_any, key in d_params or d_any
             if not (to_g or to_d):
-                options = sorted((g_params | d_params) - {"data_shape", "num_classes"})
+                options = sorted((g_params.keys() | d_params.keys()) - {"data_shape", "num_classes"})
                 raise ConfigError(f"architecture {name!r} has no option {key!r}. Its options: {', '.join(options)}")
             try:
                 json.dumps(value)

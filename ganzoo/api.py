@@ -1,0 +1,117 @@
+"""The Python API the CLI is built on: train, publish, load, generate."""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+
+from .catalog import get_catalog
+from .errors import ConfigError
+from .models import Generator
+from .trainer import Callback, TrainConfig, TrainResult, fit
+from .visual import samples_png
+
+__all__ = ["default_model_name", "generate", "load", "publish", "train"]
+
+
+def train(architecture: str = "dcgan", dataset: str = "digits", *, callbacks: Iterable[Callback] = (),
+          **options: Any) -> TrainResult:
+    """Train ``architecture`` on ``dataset``; ``options`` are :class:`TrainConfig` fields.
+
+    >>> result = ganzoo.train("gan", "ring8", steps=100)  # doctest: +SKIP
+    """
+    config = TrainConfig(architecture=architecture, dataset=dataset, **options)
+    return fit(config, callbacks=callbacks)
+
+
+def default_model_name(config: TrainConfig) -> str:
+    """``<architecture>-<dataset>``, the name a trained model is published under unless told otherwise."""
+    return f"{config.architecture}-{config.dataset}"
+
+
+def publish(result: TrainResult, *, name: str | None = None, registry: Any = None,
+            aliases: Iterable[str] = ("latest",)) -> Any:
+    """Store a trained model in the registry as a new version; returns its ModelRecord."""
+    from .registry import Registry
+    from .weights import weight_metadata
+
+    reg = registry if isinstance(registry, Registry) else Registry(registry)
+    name = name or default_model_name(result.config)
+    dataset_info = result.dataset_info()
+    weights = {"generator": result.generator.state_dict(), "discriminator": result.discriminator.state_dict()}
+    if result.ema_generator is not None:
+        weights["generator_ema"] = result.ema_generator.state_dict()
+    arch = get_catalog().architectures.get(result.spec.architecture)
+    manifest = {
+        "architecture": result.spec.architecture,
+        "plugin": arch.plugin if arch else None,
+        "spec": result.spec.to_dict(),
+        "dataset": dataset_info,
+        "training": {**result.config.to_dict(),
+                     "loss": result.config.loss or (arch.value.default_loss if arch else None)},
+        "steps": result.steps,
+        "seconds": round(result.seconds, 3),
+        "history": result.history[-1:] if result.history else [],
+        "host": {"platform": platform.platform(), "torch_threads": torch.get_num_threads()},
+    }
+    metadata = weight_metadata("generator", result.spec, dataset_info)
+    preview = generate(result.best_generator, 64, seed=result.config.seed)
+    extra = {"samples.png": samples_png(preview, nrow=_nrow(result.spec.num_classes),
+                                        reference=_reference(result))}
+    return reg.publish(name, weights, manifest, metadata=metadata, extra_files=extra, aliases=aliases)
+
+
+def load(ref: str | os.PathLike[str], *, registry: Any = None, ema: bool = True, device: str = "cpu") -> Generator:
+    """Load a generator from the registry (``name``, ``name:3``, ``name@alias``) or a ``.safetensors`` file."""
+    from .registry import load_generator
+
+    return load_generator(ref, registry=registry, ema=ema, device=device)
+
+
+@torch.no_grad()
+def generate(generator: Generator, n: int, *, labels: torch.Tensor | int | None = None,
+             seed: int | None = 0) -> torch.Tensor:
+    """Draw ``n`` samples. Conditional models take ``labels`` (one int, or one per sample);
+
+    without labels they cycle through the classes so a grid shows each class in a column.
+    """
+    if n < 1:
+        raise ConfigError(f"number of samples must be a positive integer, got {n}")
+    device = next(generator.parameters()).device
+    rng = torch.Generator(device=device)
+    if seed is None:
+        rng.seed()
+    else:
+        rng.manual_seed(seed)
+    if generator.num_classes:
+        if labels is None:
+            labels = torch.arange(n) % generator.num_classes
+        elif isinstance(labels, int):
+            if not 0 <= labels < generator.num_classes:
+                raise ConfigError(f"label {labels} is out of range: this model has classes 0 to "
+                                  f"{generator.num_classes - 1}")
+            labels = torch.full((n,), labels, dtype=torch.long)
+        labels = torch.as_tensor(labels, dtype=torch.long, device=device)
+    elif labels is not None:
+        raise ConfigError("this model is unconditional: it takes no label; leave --label out")
+    was_training = generator.training
+    generator.eval()
+    try:
+        z = generator.sample_latent(n, generator=rng)
+        return generator(z, labels).float()
+    finally:
+        generator.train(was_training)
+
+
+def _nrow(num_classes: int) -> int:
+    return num_classes if 0 < num_classes <= 16 else 8
+
+
+def _reference(result: TrainResult) -> torch.Tensor | None:
+    if result.dataset.is_image:
+        return None
+    return result.dataset.data[:2000]

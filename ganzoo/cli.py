@@ -1,0 +1,342 @@
+"""The ``ganzoo`` command line. It only parses and prints; the work is done by the library."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import ConfigError, GanzooError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class GanzooGroup(click.Group):
+    """Turns library errors into one clean line (exit 1) and Ctrl-C into exit 130."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GanzooError as exc:
+            if os.environ.get("GANZOO_DEBUG") or (ctx.obj or {}).get("debug"):
+                raise
+            raise _Failure(str(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            raise click.exceptions.Exit(130) from None
+
+
+class _Failure(click.ClickException):
+    exit_code = 1
+
+
+def _registry_option(f: Any) -> Any:
+    return click.option("--registry", "registry", type=click.Path(file_okay=False, path_type=Path),
+                        default=None, help="Model registry root [default: $GANZOO_REGISTRY or ./registry].")(f)
+
+
+@click.group(cls=GanzooGroup, context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="ganzoo")
+@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """ganzoo: a plugin-based zoo of GANs with a local model registry.
+
+    \b
+    ganzoo list                      architectures, losses, datasets
+    ganzoo train dcgan               train DCGAN on the bundled digits
+    ganzoo sample dcgan-digits       draw samples from a stored model
+    ganzoo models                    what the registry holds
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def main() -> None:
+    cli(prog_name="ganzoo")
+
+
+# -- list / plugins ----------------------------------------------------------------------------
+
+
+@cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+def list_cmd(as_json: bool) -> None:
+    """List the registered architectures, losses and datasets."""
+    from .catalog import get_catalog
+    from .console import print_json, print_table
+
+    cat = get_catalog()
+    archs = [{"name": n, "plugin": r.plugin, "conditional": r.value.conditional, "paper": r.value.paper,
+              "default_loss": r.value.default_loss, "description": r.value.description}
+             for n, r in sorted(cat.architectures.items())]
+    losses = [{"name": n, "plugin": r.plugin, "description": r.description} for n, r in sorted(cat.losses.items())]
+    datasets = [{"name": n, "plugin": r.plugin, "shape": list(r.value.shape) if r.value.shape else None,
+                 "size": r.value.size, "num_classes": r.value.num_classes, "available": r.value.is_available(),
+                 "description": r.value.description} for n, r in sorted(cat.datasets.items())]
+    if as_json:
+        print_json({"architectures": archs, "losses": losses, "datasets": datasets})
+        return
+    print_table("Architectures", ["name", "plugin", "conditional", "default loss", "paper", "description"],
+                [[a["name"], a["plugin"], "yes" if a["conditional"] else "no", a["default_loss"], a["paper"],
+                  a["description"]] for a in archs])
+    print_table("Losses", ["name", "plugin", "description"], [[x["name"], x["plugin"], x["description"]]
+                                                              for x in losses])
+    print_table("Datasets", ["name", "plugin", "shape", "size", "classes", "offline", "description"],
+                [[d["name"], d["plugin"], "x".join(map(str, d["shape"] or [])) or "?", d["size"], d["num_classes"],
+                  "yes" if d["available"] else "no", d["description"]] for d in datasets])
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def plugins_cmd(as_json: bool) -> None:
+    """List the loaded plugins, the hooks they implement, and any that failed."""
+    from dataclasses import asdict
+
+    from .catalog import get_catalog
+    from .console import print_json, print_table
+
+    cat = get_catalog()
+    if as_json:
+        print_json({"plugins": [asdict(p) for p in cat.plugins], "failures": [asdict(f) for f in cat.failures]})
+        return
+    print_table("Plugins", ["name", "module", "distribution", "version", "hooks"],
+                [[p.name, p.module, p.distribution, p.version, ", ".join(p.hooks)] for p in cat.plugins])
+    if cat.failures:
+        print_table("Failed plugins", ["name", "distribution", "stage", "error"],
+                    [[f.name, f.distribution, f.stage, f.error] for f in cat.failures])
+
+
+# -- train -------------------------------------------------------------------------------------
+
+
+def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
+    """``-o key=value`` architecture options; values parsed as JSON when they can be (numbers, lists)."""
+    import json
+
+    out: dict[str, Any] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"model option {item!r} must look like KEY=VALUE, e.g. -o base_channels=32")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+@cli.command("train", context_settings=CONTEXT)
+@click.argument("architecture")
+@click.option("--dataset", default="digits", show_default=True, help="Registered dataset name (see `ganzoo list`).")
+@click.option("--loss", default=None, help="Registered loss name [default: the architecture's default].")
+@click.option("--steps", type=int, default=None, help="Generator steps [default: 2000].")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Samples per batch.")
+@click.option("--d-steps", type=int, default=1, show_default=True,
+              help="k: discriminator steps per generator step.")
+@click.option("--lr-g", type=float, default=2e-4, show_default=True, help="Generator learning rate (Adam).")
+@click.option("--lr-d", type=float, default=2e-4, show_default=True, help="Discriminator learning rate (Adam).")
+@click.option("--betas", type=(float, float), default=(0.5, 0.999), show_default=True, help="Adam betas.")
+@click.option("--ema", type=float, default=0.999, show_default=True,
+              help="Decay of the generator's moving average (timm); 0 disables it.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds weights, noise and data order.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
+              help="bf16 runs the networks under autocast (faster on recent hardware).")
+@click.option("--image-size", type=int, default=None, help="Resize images once at load [default: native size].")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Dataset files [default: $GANZOO_DATA or the user data directory].")
+@click.option("-o", "--option", "model_options", multiple=True, metavar="KEY=VALUE",
+              help="Architecture hyperparameter, e.g. -o base_channels=32 (repeatable).")
+@click.option("--log-every", type=int, default=50, show_default=True, help="Steps between metric records.")
+@click.option("--deterministic", is_flag=True, help="Use deterministic algorithms for bit-exact reruns.")
+@_registry_option
+@click.option("--name", default=None, help="Model name in the registry [default: <architecture>-<dataset>].")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Sample grid PNG [default: samples/<name>-v<version>.png].")
+@click.option("--no-publish", is_flag=True, help="Do not store the model in the registry.")
+def train_cmd(architecture: str, dataset: str, loss: str | None, steps: int | None, batch_size: int, d_steps: int,
+              lr_g: float, lr_d: float, betas: tuple[float, float], ema: float, seed: int, device: str,
+              precision: str, image_size: int | None, data_dir: str | None, model_options: tuple[str, ...],
+              log_every: int, deterministic: bool, registry: Path | None, name: str | None, out: Path | None,
+              no_publish: bool) -> None:
+    """Train ARCHITECTURE on a dataset, save a sample grid and publish the model to the registry.
+
+    \b
+    ganzoo train dcgan                         DCGAN on the bundled 8x8 digits
+    ganzoo train gan --dataset ring8           vanilla GAN on 8 Gaussians
+    ganzoo train cdcgan --d-steps 2 --loss hinge
+    """
+    from .api import default_model_name, generate, publish
+    from .console import ProgressCallback, console
+    from .trainer import TrainConfig, fit
+    from .visual import save_samples
+
+    config = TrainConfig(
+        architecture=architecture, dataset=dataset, loss=loss, steps=steps if steps is not None else 2000,
+        batch_size=batch_size, d_steps=d_steps, lr_g=lr_g, lr_d=lr_d, betas=betas, ema=ema, seed=seed,
+        device=device, precision=precision, image_size=image_size, model=_parse_options(model_options),
+        data_dir=data_dir, log_every=log_every, deterministic=deterministic,
+    )
+    model_name = name or default_model_name(config)
+    reg = None
+    if not no_publish:
+        from .registry import Registry
+
+        reg = Registry(registry)
+        reg.check_name(model_name)  # refuse a bad name before training, not after
+    progress = ProgressCallback()
+    try:
+        result = fit(config, callbacks=[progress])
+    finally:
+        progress.close()
+    console.print(f"Trained {config.architecture} on {result.dataset.name} for {result.steps} steps "
+                  f"in {result.seconds:.1f} s.")
+    record = None
+    if reg is not None:
+        record = publish(result, name=model_name, registry=reg)
+        console.print(f"Published [bold]{record.ref}[/] to {record.path}")
+    if out is None:
+        out = Path("samples") / (f"{record.name}-v{record.version}.png" if record else f"{model_name}.png")
+    from .api import _nrow, _reference
+
+    grid = generate(result.best_generator, 64, seed=seed)
+    path = save_samples(grid, out, nrow=_nrow(result.spec.num_classes), reference=_reference(result))
+    console.print(f"Sample grid: {path}")
+
+
+# -- sample ------------------------------------------------------------------------------------
+
+
+@cli.command("sample")
+@click.argument("ref")
+@click.option("-n", "--n", "n", type=int, default=64, show_default=True, help="Number of samples.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("samples.png"),
+              show_default=True, help="Output PNG.")
+@click.option("--label", type=int, default=None, help="Class to generate (conditional models).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Latent seed.")
+@click.option("--no-ema", is_flag=True, help="Use the raw generator instead of its moving average.")
+@_registry_option
+def sample_cmd(ref: str, n: int, out: Path, label: int | None, seed: int, no_ema: bool,
+               registry: Path | None) -> None:
+    """Generate samples from a stored model: NAME, NAME:VERSION, NAME@ALIAS or a .safetensors file."""
+    from .api import _nrow, generate, load
+    from .console import console
+    from .visual import save_samples
+
+    g = load(ref, registry=registry, ema=not no_ema)
+    samples = generate(g, n, labels=label, seed=seed)
+    nrow = 8 if label is not None else _nrow(g.num_classes)
+    path = save_samples(samples, out, nrow=nrow)
+    console.print(f"Wrote {n} samples from {ref} to {path}")
+
+
+# -- models ------------------------------------------------------------------------------------
+
+
+@cli.group("models", cls=GanzooGroup, invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_registry_option
+@click.pass_context
+def models_cmd(ctx: click.Context, as_json: bool, registry: Path | None) -> None:
+    """List the models in the registry (subcommands: show, verify, alias, rm)."""
+    ctx.ensure_object(dict)
+    ctx.obj["registry"] = registry
+    if ctx.invoked_subcommand is None:
+        _list_models(registry, as_json)
+
+
+def _list_models(registry: Path | None, as_json: bool) -> None:
+    from .console import print_json, print_table
+    from .registry import Registry
+
+    reg = Registry(registry)
+    records = reg.list()
+    if as_json:
+        print_json([{"name": r.name, "version": r.version, "ref": r.ref, "architecture": r.architecture,
+                     "dataset": r.dataset, "steps": r.steps, "created": r.created, "aliases": list(r.aliases),
+                     "path": str(r.path)} for r in records])
+        return
+    if not records:
+        from .console import console
+
+        console.print(f"No models in {reg.root}. Train one with: ganzoo train dcgan")
+        return
+    print_table(f"Models in {reg.root}", ["name", "version", "aliases", "architecture", "dataset", "steps", "created"],
+                [[r.name, r.version, ",".join(r.aliases), r.architecture, r.dataset, r.steps, r.created]
+                 for r in records])
+
+
+def _reg(ctx: click.Context, registry: Path | None) -> Any:
+    from .registry import Registry
+
+    return Registry(registry or (ctx.obj or {}).get("registry"))
+
+
+@models_cmd.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_registry_option
+@click.pass_context
+def models_list(ctx: click.Context, as_json: bool, registry: Path | None) -> None:
+    """List the models in the registry."""
+    _list_models(registry or (ctx.obj or {}).get("registry"), as_json)
+
+
+@models_cmd.command("show")
+@click.argument("ref")
+@_registry_option
+@click.pass_context
+def models_show(ctx: click.Context, ref: str, registry: Path | None) -> None:
+    """Print a stored model's manifest as JSON."""
+    from .console import print_json
+
+    print_json(_reg(ctx, registry).manifest(ref))
+
+
+@models_cmd.command("verify")
+@_registry_option
+@click.pass_context
+def models_verify(ctx: click.Context, registry: Path | None) -> None:
+    """Check every stored file against its recorded size and sha256."""
+    from .console import console
+
+    reg = _reg(ctx, registry)
+    problems = reg.verify()
+    for p in problems:
+        click.echo(p, err=True)
+    if problems:
+        raise _Failure(f"{len(problems)} problem(s) in {reg.root}")
+    console.print(f"All {len(reg.list())} model version(s) in {reg.root} verified.")
+
+
+@models_cmd.command("alias")
+@click.argument("ref")
+@click.argument("alias")
+@_registry_option
+@click.pass_context
+def models_alias(ctx: click.Context, ref: str, alias: str, registry: Path | None) -> None:
+    """Point ALIAS (e.g. best) at REF."""
+    from .console import console
+
+    record = _reg(ctx, registry).set_alias(ref, alias)
+    console.print(f"{record.name}@{alias} -> {record.ref}")
+
+
+@models_cmd.command("rm")
+@click.argument("ref")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_registry_option
+@click.pass_context
+def models_rm(ctx: click.Context, ref: str, yes: bool, registry: Path | None) -> None:
+    """Remove one stored model version."""
+    from .console import console
+
+    reg = _reg(ctx, registry)
+    record = reg.resolve(ref)
+    if not yes:
+        click.confirm(f"Remove {record.ref} ({record.path})?", abort=True)
+    reg.remove(record.ref)
+    console.print(f"Removed {record.ref}")

@@ -1,0 +1,105 @@
+"""Terminal output: rich tables and progress on a terminal, plain text when piped."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .trainer import Callback, TrainState
+
+__all__ = ["ProgressCallback", "console", "err_console", "print_json", "print_table"]
+
+
+def _console(stderr: bool = False) -> Console:
+    # rich honours NO_COLOR itself; highlight=False keeps numbers in plain text uncoloured
+    return Console(stderr=stderr, highlight=False, soft_wrap=not (sys.stderr if stderr else sys.stdout).isatty())
+
+
+console = _console()
+err_console = _console(stderr=True)
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output: plain JSON on stdout, nothing else."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A rich table on a terminal; tab-separated lines (with a header line) when piped."""
+    out = _console()
+    if out.is_terminal:
+        table = Table(title=title, title_justify="left")
+        for col in columns:
+            table.add_column(col, overflow="fold")
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        out.print(table)
+    else:
+        sys.stdout.write(f"# {title}\n")
+        sys.stdout.write("\t".join(columns) + "\n")
+        for row in rows:
+            sys.stdout.write("\t".join("" if v is None else str(v) for v in row) + "\n")
+
+
+class ProgressCallback(Callback):
+    """Live progress: step, D loss, G loss, mean D(x), mean D(G(z)) and images/s.
+
+    On a terminal a rich progress bar refreshes a few times a second; when output is
+    piped, one plain line is printed every ``log_every`` steps instead.
+    """
+
+    def __init__(self, out: Console | None = None, refresh_seconds: float = 0.25) -> None:
+        self.out = out or err_console
+        self.refresh_seconds = refresh_seconds
+        self.progress: Progress | None = None
+        self.task: Any = None
+        self._last = 0.0
+        self._t0 = 0.0
+        self._step0 = 0
+
+    def on_train_start(self, state: TrainState) -> None:
+        self._t0 = time.perf_counter()
+        self._step0 = state.step
+        if self.out.is_terminal and not os.environ.get("GANZOO_PLAIN_PROGRESS"):
+            self.progress = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                console=self.out, transient=False,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task(f"{state.config.architecture} on {state.dataset.name}",
+                                               total=state.config.steps, completed=state.step, stats="")
+
+    def _line(self, state: TrainState, metrics: dict[str, torch.Tensor]) -> str:
+        elapsed = max(time.perf_counter() - self._t0, 1e-9)
+        images = (state.step - self._step0) * state.config.batch_size * state.config.d_steps
+        m = {k: float(v) for k, v in metrics.items()}
+        return (f"D loss {m['d_loss']:.3f}  G loss {m['g_loss']:.3f}  D(x) {m['d_real']:.2f}  "
+                f"D(G(z)) {m['d_fake']:.2f}  {images / elapsed:,.0f} img/s")
+
+    def on_step_end(self, state: TrainState, metrics: dict[str, torch.Tensor]) -> None:
+        last = state.step == state.config.steps
+        if self.progress is not None:
+            now = time.perf_counter()
+            if now - self._last >= self.refresh_seconds or last:
+                self._last = now
+                self.progress.update(self.task, completed=state.step, stats=self._line(state, metrics))
+        elif state.step % state.config.log_every == 0 or last:
+            self.out.print(f"step {state.step}/{state.config.steps}  {self._line(state, metrics)}")
+
+    def on_train_end(self, state: TrainState) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None

@@ -1,0 +1,326 @@
+"""The one adversarial trainer: k discriminator steps, then one generator step.
+
+Every architecture and every loss goes through :func:`fit`. The loop reads top to
+bottom (Goodfellow et al. 2014, Algorithm 1); the loss object owns the maths of
+each phase, callbacks own everything that is not training (progress, logging, grids).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .catalog import Catalog, get_catalog
+from .data import DataOptions, Dataset, TensorSampler, resize_images
+from .errors import ConfigError, GanzooError
+from .losses import Loss
+from .models import Discriminator, Generator, ModelSpec
+
+__all__ = ["Callback", "TrainConfig", "TrainResult", "TrainingDiverged", "fit", "load_dataset", "resolve_device"]
+
+PRECISIONS = ("fp32", "bf16")
+
+
+class TrainingDiverged(GanzooError, FloatingPointError):
+    """A loss became NaN or infinite; the optimizer step was not taken."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run. Saved as JSON beside the weights."""
+
+    architecture: str = "dcgan"  # registered architecture name
+    dataset: str = "digits"  # registered dataset name
+    loss: str | None = None  # registered loss name; None = the architecture's default
+    steps: int = 2000  # generator steps (each preceded by d_steps discriminator steps)
+    batch_size: int = 64  # samples per batch, real and generated alike
+    d_steps: int = 1  # k: discriminator steps per generator step
+    lr_g: float = 2e-4  # Adam learning rate of the generator
+    lr_d: float = 2e-4  # Adam learning rate of the discriminator
+    betas: tuple[float, float] = (0.5, 0.999)  # Adam betas (DCGAN's beta1 = 0.5)
+    ema: float = 0.999  # decay of the generator's exponential moving average; 0 disables it
+    seed: int = 0  # seeds the weights, the noise and the data order
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    precision: str = "fp32"  # fp32 | bf16 (autocast)
+    image_size: int | None = None  # resize images once at load; None = native size
+    model: dict[str, Any] = field(default_factory=dict)  # architecture hyperparameter overrides
+    data_dir: str | None = None  # where dataset files live; None = $GANZOO_DATA or the user data dir
+    log_every: int = 50  # steps between metric records
+    deterministic: bool = False  # torch.use_deterministic_algorithms for bit-exact reruns
+
+    def __post_init__(self) -> None:
+        positive = {"steps": self.steps, "batch_size": self.batch_size, "d_steps": self.d_steps,
+                    "log_every": self.log_every}
+        for name, value in positive.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        for name, value in {"lr_g": self.lr_g, "lr_d": self.lr_d}.items():
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name} must be a positive number, got {value!r}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        if not (0 <= self.ema < 1):
+            raise ConfigError(f"ema must be in [0, 1) (0 disables it), got {self.ema!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.image_size is not None and self.image_size < 1:
+            raise ConfigError(f"image_size must be a positive integer, got {self.image_size!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"unknown training option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        d = dict(d)
+        if "betas" in d:
+            d["betas"] = tuple(d["betas"])
+        return cls(**d)
+
+
+@dataclass
+class TrainState:
+    """What callbacks see: the live objects of a run."""
+
+    config: TrainConfig
+    spec: ModelSpec
+    dataset: Dataset
+    generator: Generator
+    discriminator: Discriminator
+    ema: nn.Module | None  # timm ModelEmaV3 wrapper; the averaged generator is ``ema.module``
+    loss: Loss
+    device: torch.device
+    fixed_z: torch.Tensor  # the latent every progress grid is drawn from
+    fixed_labels: torch.Tensor | None
+    step: int = 0  # generator steps completed
+
+
+class Callback:
+    """Hooks into a run. Override what you need; every method is optional."""
+
+    def on_train_start(self, state: TrainState) -> None: ...
+
+    def on_step_end(self, state: TrainState, metrics: dict[str, torch.Tensor]) -> None:
+        """After each generator step; ``metrics`` are detached scalar tensors."""
+
+    def on_train_end(self, state: TrainState) -> None: ...
+
+
+@dataclass
+class TrainResult:
+    config: TrainConfig
+    spec: ModelSpec
+    dataset: Dataset
+    generator: Generator
+    discriminator: Discriminator
+    ema_generator: Generator | None  # BatchNorm statistics recalibrated for the averaged weights
+    history: list[dict[str, float]]  # one record per ``log_every`` steps
+    steps: int
+    seconds: float
+
+    @property
+    def best_generator(self) -> Generator:
+        """The generator to sample from: the EMA one when there is one."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
+    def dataset_info(self) -> dict[str, Any]:
+        return {"name": self.dataset.name, "shape": list(self.dataset.shape),
+                "num_classes": self.dataset.num_classes, "size": len(self.dataset),
+                "preprocessing": self.dataset.preprocessing}
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA, then MPS, then the CPU; a named device must exist."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} requested but CUDA is not available here; use --device cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {name!r} requested but MPS is not available here; use --device cpu")
+    return device
+
+
+def load_dataset(name: str, *, image_size: int | None = None, data_dir: str | None = None,
+                 catalog: Catalog | None = None) -> Dataset:
+    """Load a registered dataset at its native size, resized once if ``image_size`` is given."""
+    catalog = catalog or get_catalog()
+    spec = catalog.dataset(name)
+    options = DataOptions() if data_dir is None else DataOptions(data_dir=Path(data_dir))
+    dataset = spec.load(options)
+    if image_size is not None:
+        dataset = resize_images(dataset, image_size)
+    return dataset
+
+
+def fit(config: TrainConfig, *, callbacks: Iterable[Callback] = (), catalog: Catalog | None = None,
+        dataset: Dataset | None = None) -> TrainResult:
+    """Train ``config.architecture`` on ``config.dataset`` with ``config.loss``; returns the trained networks."""
+    catalog = catalog or get_catalog()
+    callbacks = list(callbacks)
+    arch = catalog.architecture(config.architecture)
+    loss = catalog.loss(config.loss or arch.default_loss)
+    device = resolve_device(config.device)
+    if dataset is None:
+        dataset = load_dataset(config.dataset, image_size=config.image_size, data_dir=config.data_dir,
+                               catalog=catalog)
+
+    torch.manual_seed(config.seed)
+    if config.deterministic:
+        torch.use_deterministic_algorithms(True)
+    spec = catalog.resolve_spec(config.architecture, dataset.shape, dataset.num_classes, **config.model)
+    G, D = catalog.build(spec)  # refuses data that does not fit, before any step
+    G.to(device).train()
+    D.to(device).train()
+    data_rng = torch.Generator().manual_seed(config.seed + 1)
+    sampler = TensorSampler(dataset, config.batch_size, device, data_rng)
+
+    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr_g, betas=config.betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=config.betas)
+    ema = _make_ema(G, config.ema)
+    fixed_z = G.sample_latent(64)
+    fixed_labels = _grid_labels(64, spec.num_classes, device)
+    state = TrainState(config, spec, dataset, G, D, ema, loss, device, fixed_z, fixed_labels)
+    b = config.batch_size
+
+    for cb in callbacks:
+        cb.on_train_start(state)
+    history: list[dict[str, float]] = []
+    start = time.perf_counter()
+    for step in range(1, config.steps + 1):
+        # 1. k discriminator steps: D ascends V(D, G) on a real batch and a fresh generated one.
+        D.requires_grad_(True)
+        for _ in range(config.d_steps):
+            real, labels = sampler.next()
+            with torch.no_grad(), _autocast(config, device):
+                fake = G(G.sample_latent(b), labels)
+            with _autocast(config, device):
+                real_logits = D(real, labels)
+                fake_logits = D(fake, labels)
+                d_loss = loss.discriminator_loss(real_logits.float(), fake_logits.float())
+                penalty = loss.penalty(D, real, fake, labels)
+                if penalty is not None:
+                    d_loss = d_loss + penalty.float()
+            _check_finite(d_loss, step, "discriminator")
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+
+        # 2. one generator step on fresh noise; labels follow the data's label distribution.
+        D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
+        labels = sampler.sample_labels(b)
+        with _autocast(config, device):
+            g_logits = D(G(G.sample_latent(b), labels), labels)
+            g_loss = loss.generator_loss(g_logits.float())
+        _check_finite(g_loss, step, "generator")
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+
+        # 3. bookkeeping: EMA, metrics, callbacks.
+        if ema is not None:
+            ema.update(G, step=step)
+        state.step = step
+        metrics = {
+            "d_loss": d_loss.detach(),
+            "g_loss": g_loss.detach(),
+            "d_real": torch.sigmoid(real_logits.detach().float()).mean(),  # mean D(x)
+            "d_fake": torch.sigmoid(fake_logits.detach().float()).mean(),  # mean D(G(z))
+        }
+        if step % config.log_every == 0 or step == config.steps:
+            record = {"step": step, **{k: float(v) for k, v in metrics.items()},
+                      "seconds": time.perf_counter() - start}
+            history.append(record)
+        for cb in callbacks:
+            cb.on_step_end(state, metrics)
+    seconds = time.perf_counter() - start
+
+    D.requires_grad_(True)
+    G.eval()
+    D.eval()
+    ema_g: Generator | None = None
+    if ema is not None:
+        ema_g = ema.module
+        recalibrate_batchnorm(ema_g, sampler, config.batch_size)
+        ema_g.ganzoo_spec = spec
+        ema_g.eval()
+    for cb in callbacks:
+        cb.on_train_end(state)
+    return TrainResult(config, spec, dataset, G, D, ema_g, history, config.steps, seconds)
+
+
+def _make_ema(g: Generator, decay: float) -> nn.Module | None:
+    if decay == 0:
+        return None
+    from timm.utils import ModelEmaV3  # timm's EMA: foreach updates, buffers averaged too
+
+    # warm-up: early averages would otherwise be dominated by the random initialization
+    return ModelEmaV3(g, decay=decay, use_warmup=True, warmup_power=3 / 4)
+
+
+def _grid_labels(n: int, num_classes: int, device: torch.device) -> torch.Tensor | None:
+    """For conditional grids: column c of a num_classes-wide grid shows class c."""
+    if num_classes == 0:
+        return None
+    return torch.arange(n, device=device) % num_classes
+
+
+def _check_finite(loss: torch.Tensor, step: int, network: str) -> None:
+    if not torch.isfinite(loss):
+        raise TrainingDiverged(
+            f"the {network} loss became {loss.item()} at step {step}; the step was not applied. "
+            "Lower the learning rates (--lr-g/--lr-d) or try another --loss."
+        )
+
+
+@contextlib.contextmanager
+def _autocast(config: TrainConfig, device: torch.device) -> Iterator[None]:
+    if config.precision == "bf16":
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+            yield
+    else:
+        yield
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(g: Generator, sampler: TensorSampler, batch_size: int, batches: int = 32) -> None:
+    """Recompute BatchNorm running statistics for ``g``'s current weights.
+
+    The EMA averages weights, so running statistics collected along the way do not
+    match the averaged network; a few forward passes in train mode with a cumulative
+    average (momentum=None) give statistics that do.
+    """
+    norms = [m for m in g.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    was_training = g.training
+    g.train()
+    for _ in range(batches):
+        g(g.sample_latent(batch_size), sampler.sample_labels(batch_size))
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    g.train(was_training)

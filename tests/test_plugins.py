@@ -1,0 +1,206 @@
+"""The plugin system: discovery through entry points, validation, isolation of broken plugins."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import types
+
+import pytest
+import torch
+
+import ganzoo
+from ganzoo.catalog import load_catalog
+
+TOY = '''
+import torch
+from torch import nn
+import ganzoo
+
+
+class ToyGenerator(ganzoo.Generator):
+    def __init__(self, *, data_shape, latent_dim=4, num_classes=0, width=8):
+        super().__init__(data_shape=data_shape, latent_dim=latent_dim, num_classes=num_classes)
+        out = 1
+        for s in data_shape:
+            out *= s
+        self.net = nn.Sequential(nn.Linear(latent_dim, width), nn.ReLU(), nn.Linear(width, out))
+
+    def forward(self, z, labels=None):
+        return self.net(z).view(len(z), *self.data_shape)
+
+
+class ToyDiscriminator(ganzoo.Discriminator):
+    def __init__(self, *, data_shape, num_classes=0, width=8):
+        super().__init__(data_shape=data_shape, num_classes=num_classes)
+        inp = 1
+        for s in data_shape:
+            inp *= s
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(inp, width), nn.LeakyReLU(0.2), nn.Linear(width, 1))
+
+    def forward(self, x, labels=None):
+        return self.net(x).squeeze(1)
+
+
+@ganzoo.hookimpl
+def register_architectures(register):
+    register(ganzoo.Architecture("toy", ToyGenerator, ToyDiscriminator, description="a toy MLP",
+                                 paper="none", defaults={"width": 16}))
+'''
+
+
+def test_builtins_come_through_entry_points(catalog):
+    names = {p.name: p for p in catalog.plugins}
+    assert {"core", "gan", "dcgan", "cgan"} <= set(names)
+    assert names["dcgan"].distribution == "ganzoo"
+    assert "register_architectures" in names["dcgan"].hooks
+    assert {"gan", "dcgan", "cgan", "cdcgan"} <= set(catalog.architectures)
+    assert catalog.architectures["dcgan"].plugin == "dcgan"
+    assert set(catalog.losses) >= {"minimax", "non-saturating", "hinge", "least-squares", "wasserstein-gp"}
+    assert set(catalog.datasets) >= {"digits", "ring8", "grid25"}
+    assert catalog.failures == []
+
+
+def test_third_party_distribution_is_discovered(install_distribution):
+    install_distribution("ganzoo-toy", {"thirdparty_toy": TOY}, {"toy": "thirdparty_toy"})
+    cat = load_catalog()
+    assert cat.architectures["toy"].plugin == "toy"
+    info = next(p for p in cat.plugins if p.name == "toy")
+    assert (info.distribution, info.version, info.hooks) == ("ganzoo-toy", "0.1.0", ["register_architectures"])
+    g, d = cat.create("toy", data_shape=(2,))
+    assert g.net[0].out_features == 16  # Architecture.defaults reached the constructor
+    assert d(g(g.sample_latent(3))).shape == (3,)
+
+
+def test_third_party_architecture_trains_from_the_cli(tmp_path, install_distribution):
+    root = install_distribution("ganzoo-toy", {"thirdparty_toy": TOY}, {"toy": "thirdparty_toy"})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+           "GANZOO_REGISTRY": str(tmp_path / "reg")}
+    listing = subprocess.run([sys.executable, "-m", "ganzoo", "list", "--json"], env=env, capture_output=True,
+                             text=True, check=True)
+    assert "toy" in listing.stdout
+    run = subprocess.run([sys.executable, "-m", "ganzoo", "train", "toy", "--dataset", "ring8", "--steps", "20",
+                          "--out", str(tmp_path / "toy.png")], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "toy.png").stat().st_size > 0
+    assert (tmp_path / "reg" / "models" / "toy-ring8" / "1" / "generator.safetensors").exists()
+
+
+def test_broken_plugins_are_isolated_and_reported(install_distribution):
+    install_distribution("ganzoo-broken", {"thirdparty_broken": "raise ImportError('no such thing')"},
+                         {"broken": "thirdparty_broken"})
+    bad_sig = "import ganzoo\n@ganzoo.hookimpl\ndef register_architectures(register, extra):\n    pass\n"
+    install_distribution("ganzoo-badsig", {"thirdparty_badsig": bad_sig}, {"badsig": "thirdparty_badsig"})
+    raising = "import ganzoo\n@ganzoo.hookimpl\ndef register_losses(register):\n    raise RuntimeError('boom')\n"
+    install_distribution("ganzoo-raising", {"thirdparty_raising": raising}, {"raising": "thirdparty_raising"})
+    cat = load_catalog()
+    failures = {f.name: f for f in cat.failures}
+    assert failures["broken"].stage == "import" and "no such thing" in failures["broken"].error
+    assert failures["broken"].distribution == "ganzoo-broken"
+    assert failures["badsig"].stage == "register" and "extra" in failures["badsig"].error
+    assert failures["raising"].stage == "register_losses" and "boom" in failures["raising"].error
+    assert "dcgan" in cat.architectures  # everything else still works
+    with pytest.raises(ganzoo.PluginError, match="broken"):
+        load_catalog(strict=True)
+
+
+def test_disabled_plugins_are_skipped():
+    cat = load_catalog(disabled={"dcgan"})
+    assert "dcgan" not in cat.architectures and "gan" in cat.architectures
+
+
+def test_env_controls(monkeypatch, install_distribution):
+    install_distribution("ganzoo-broken", {"thirdparty_broken2": "raise ImportError('x')"},
+                         {"broken2": "thirdparty_broken2"})
+    monkeypatch.setenv("GANZOO_DISABLE_PLUGINS", "broken2, cgan")
+    cat = load_catalog()
+    assert "cgan" not in cat.architectures and not cat.failures
+    monkeypatch.delenv("GANZOO_DISABLE_PLUGINS")
+    monkeypatch.setenv("GANZOO_STRICT_PLUGINS", "1")
+    with pytest.raises(ganzoo.PluginError):
+        load_catalog()
+
+
+_toy = types.ModuleType("toy_inline")
+exec(TOY, _toy.__dict__)
+
+
+class _Dup:
+    @ganzoo.hookimpl
+    def register_architectures(self, register):
+        register(ganzoo.Architecture("dcgan", _toy.ToyGenerator, _toy.ToyDiscriminator))
+
+
+def test_duplicate_name_is_an_error_naming_both_plugins():
+    cat = load_catalog(plugins=[("copycat", _Dup())])
+    (failure,) = [f for f in cat.failures if f.name == "copycat"]
+    assert "'dcgan'" in failure.error and "'copycat'" in failure.error
+    assert cat.architectures["dcgan"].plugin == "dcgan"  # the first registration is kept, not overwritten
+
+
+class _Invalid:
+    def __init__(self, thing):
+        self.thing = thing
+
+    @ganzoo.hookimpl
+    def register_losses(self, register):
+        register(*self.thing)
+
+
+class _Abstract(ganzoo.Loss):
+    def generator_loss(self, fake_logits):
+        return fake_logits.mean()
+
+
+@pytest.mark.parametrize(("thing", "message"), [
+    (("Bad Name", ganzoo.Loss), "invalid loss name"),
+    (("fine", int), "subclass of ganzoo.Loss"),
+    (("fine", _Abstract), "does not implement discriminator_loss"),
+])
+def test_registration_is_validated(thing, message):
+    cat = load_catalog(plugins=[("invalid", _Invalid(thing))])
+    (failure,) = [f for f in cat.failures if f.name == "invalid"]
+    assert message in failure.error
+    assert "fine" not in cat.losses
+
+
+def test_architecture_record_is_validated():
+    with pytest.raises(ganzoo.ConfigError, match="subclass of ganzoo.Generator"):
+        ganzoo.Architecture("x", torch.nn.Linear, ganzoo.Discriminator)  # type: ignore[arg-type]
+    with pytest.raises(ganzoo.ConfigError, match="invalid architecture name"):
+        ganzoo.Architecture("../x", ganzoo.Generator, ganzoo.Discriminator)
+
+
+def test_unknown_names_suggest_close_ones(catalog):
+    with pytest.raises(ganzoo.UnknownNameError, match="did you mean 'dcgan'") as err:
+        catalog.architecture("dcgna")
+    assert isinstance(err.value, KeyError) and "Available:" in str(err.value)
+    with pytest.raises(KeyError, match="did you mean 'hinge'"):
+        catalog.loss("hinje")
+    with pytest.raises(KeyError, match="did you mean 'digits'"):
+        catalog.dataset("digit")
+
+
+def test_unknown_model_option_is_refused(catalog):
+    with pytest.raises(ganzoo.ConfigError, match="has no option 'widht'"):
+        catalog.create("gan", (2,), widht=3)
+
+
+def test_contract_violation_is_caught_at_create():
+    class BadG(ganzoo.Generator):
+        def __init__(self, *, data_shape, latent_dim=2, num_classes=0):
+            super().__init__(data_shape=data_shape, latent_dim=latent_dim, num_classes=num_classes)
+            self.lin = torch.nn.Linear(latent_dim, 3)
+
+        def forward(self, z, labels=None):
+            return self.lin(z)
+
+    class Plugin:
+        @ganzoo.hookimpl
+        def register_architectures(self, register):
+            register(ganzoo.Architecture("bad", BadG, _toy.ToyDiscriminator))
+
+    cat = load_catalog(plugins=[("badplugin", Plugin())])
+    with pytest.raises(ganzoo.PluginError, match=r"generator output has shape \(2, 3\), expected \(2, 2\)"):
+        cat.create("bad", (2,))
