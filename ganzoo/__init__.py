@@ -23,11 +23,25 @@ from .errors import (
 from .hookspecs import hookimpl
 from .losses import Loss
 from .models import Architecture, Discriminator, Generator, ModelSpec
+from .trainer import Callback, TrainConfig, TrainingDiverged, TrainResult, fit
+from .api import generate, load, publish, train  # noqa: E402 - needs the names above
+from .registry import ModelRecord, Registry  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Architecture",
+    "Callback",
+    "ModelRecord",
+    "Registry",
+    "TrainConfig",
+    "TrainResult",
+    "TrainingDiverged",
+    "fit",
+    "generate",
+    "load",
+    "publish",
+    "train",
     "Catalog",
     "ConfigError",
     "DataError",
