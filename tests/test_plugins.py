@@ -204,3 +204,31 @@ def test_contract_violation_is_caught_at_create():
     cat = load_catalog(plugins=[("badplugin", Plugin())])
     with pytest.raises(ganzoo.PluginError, match=r"generator output has shape \(2, 3\), expected \(2, 2\)"):
         cat.create("bad", (2,))
+
+
+def test_the_example_plugin_in_the_docs_works(install_distribution):
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).parent.parent / "docs" / "plugins.md").read_text()
+    module = next(b for b in re.findall(r"```python\n(.*?)```", doc, re.S) if "register_architectures" in b)
+    install_distribution("ganzoo-tiny", {"thirdparty_tiny": module}, {"tiny": "thirdparty_tiny"})
+    from ganzoo.catalog import reset_catalog
+
+    reset_catalog()
+    assert "tiny" in ganzoo.list_architectures() and "soft-hinge" in ganzoo.list_losses()
+    result = ganzoo.train("tiny", "ring8", steps=5, batch_size=32, loss="soft-hinge")
+    assert result.history[-1]["step"] == 5
+    assert result.generator.net[0].out_features == 64
+
+
+def test_every_hook_is_documented():
+    from pathlib import Path
+
+    from ganzoo import hookspecs
+
+    doc = (Path(__file__).parent.parent / "docs" / "plugins.md").read_text()
+    hooks = [n for n in dir(hookspecs) if n.startswith("register_")]
+    assert hooks
+    for hook in hooks:
+        assert f"### `{hook}(register)`" in doc, f"hook {hook} is not documented in docs/plugins.md"
