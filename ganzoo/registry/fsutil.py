@@ -1,0 +1,81 @@
+"""Small file-system helpers: durable writes, directory fsync, hashing, timestamps."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+__all__ = ["fsync_dir", "library_versions", "remove_stale", "sha256_bytes", "sha256_file", "utc_now",
+           "write_durable"]
+
+_CHUNK = 1 << 20
+
+
+def write_durable(path: Path, data: bytes) -> None:
+    """Write ``data`` and fsync it, so a later rename publishes complete bytes."""
+    with open(path, "xb") as f:  # "x": a staging folder is fresh, a name clash is a bug
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def fsync_dir(path: Path) -> None:
+    """Persist a directory's entries (new files, renames). A no-op where unsupported (Windows)."""
+    if os.name == "nt":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> tuple[str, int]:
+    """``(hex digest, size in bytes)`` of a file, read in chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def utc_now() -> str:
+    """The current time, ISO-8601 in UTC with a ``Z``, to the second."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def library_versions() -> dict[str, str]:
+    import safetensors
+    import torch
+
+    import ganzoo  # at call time: ganzoo/__init__ may import this package
+
+    return {"ganzoo": ganzoo.__version__, "torch": str(torch.__version__),
+            "safetensors": str(safetensors.__version__), "python": platform.python_version()}
+
+
+def remove_stale(folder: Path, older_than_s: float) -> None:
+    """Delete entries of ``folder`` untouched for ``older_than_s``: leftovers of crashed publishes."""
+    if not folder.is_dir():
+        return
+    cutoff = time.time() - older_than_s
+    for entry in folder.iterdir():
+        try:
+            if entry.lstat().st_mtime < cutoff:
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+        except OSError:
+            continue  # another process is cleaning the same folder

@@ -1,0 +1,401 @@
+"""The local model store: versioned folders of safetensors files, indexed by SQLite.
+
+Layout (``docs/registry.md`` is the full reference)::
+
+    <root>/index.sqlite                  which versions exist, where aliases point
+    <root>/models/<name>/<version>/      generator.safetensors, [generator_ema.safetensors],
+                                         [discriminator.safetensors], [samples.png], manifest.json
+    <root>/tmp/                          staging folders of publishes in progress
+"""
+
+from __future__ import annotations
+
+import builtins
+import difflib
+import json
+import math
+import os
+import secrets
+import shutil
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import ConfigError, IntegrityError, ModelNotFoundError
+from ..models import ModelSpec
+from ..weights import ROLES, decode_weights, save_weights, weight_metadata
+from . import index as ix
+from .fsutil import fsync_dir, library_versions, remove_stale, sha256_bytes, sha256_file, utc_now, write_durable
+from .names import ModelRef, check_alias, check_filename, check_model_name, inside, parse_ref
+
+__all__ = ["MANIFEST_FORMAT", "ModelRecord", "Registry"]
+
+MANIFEST_FORMAT = "ganzoo.model/1"
+MANIFEST = "manifest.json"
+ENV_VAR = "GANZOO_REGISTRY"
+STALE_STAGING_S = 24 * 3600.0  # a staging folder this old belongs to a publish that crashed
+_RESERVED = ("format", "name", "version", "created", "files", "versions")  # keys the registry writes
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """One published version."""
+
+    name: str  # model name, e.g. "dcgan-digits"
+    version: int  # 1, 2, 3, ... never reused for the same name
+    architecture: str  # registered architecture name
+    dataset: str  # dataset name
+    steps: int  # training steps
+    created: str  # ISO-8601 UTC
+    path: Path  # the version folder
+    aliases: tuple[str, ...]  # aliases pointing here, e.g. ("latest",)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+class Registry:
+    """A model store rooted at ``root`` (default: ``$GANZOO_REGISTRY``, else ``./registry``).
+
+    Nothing is created on disk until the first write.
+    """
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        if root is None:
+            root = os.environ.get(ENV_VAR) or "registry"
+        self.root: Path = Path(root).expanduser().resolve()
+        self._index = ix.Index(self.root / "index.sqlite")
+
+    def __repr__(self) -> str:
+        return f"Registry({str(self.root)!r})"
+
+    @staticmethod
+    def check_name(name: str) -> str:
+        """Return ``name`` if it is a valid model name, else raise ConfigError (call before training)."""
+        return check_model_name(name)
+
+    # -- publishing ----------------------------------------------------------------------------
+    def publish(self, name: str, weights: Mapping[str, Mapping[str, torch.Tensor]], manifest: Mapping[str, Any], *,
+                metadata: Mapping[str, str] | None = None, extra_files: Mapping[str, bytes] | None = None,
+                aliases: Iterable[str] = ("latest",)) -> ModelRecord:
+        """Store ``weights`` (role -> state dict) as the next version of ``name``; all or nothing.
+
+        Design: the files are written into a fresh staging folder *inside* the index's
+        write transaction. The version number is only known under that lock, and the
+        weight headers ("ganzoo.model") and the manifest must state it, so writing them
+        earlier would mean guessing. Holding the lock while writing serializes
+        publishers, which is what we want (readers are not blocked: the rollback
+        journal lets them read until the commit). The staging folder is renamed into
+        place before the row is inserted and the transaction commits after both, so:
+        a crash before the rename leaves only a folder in tmp/; a crash between rename
+        and commit leaves an unindexed orphan folder, which the next publish of that
+        version replaces and ``verify`` reports; after the commit the version is
+        complete. On any error the transaction rolls back and both folders are removed.
+        """
+        name = check_model_name(name)
+        alias_list = tuple(dict.fromkeys(check_alias(a) for a in _strings(aliases, "aliases")))
+        body, spec, dataset = _check_manifest(manifest)
+        roles = _check_weights(weights)
+        extras = _check_extras(extra_files, roles)
+        base_meta = _base_metadata(metadata, spec, dataset)
+        versions = library_versions()
+
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigError(f"the registry root {self.root} is a file, not a folder; pass another --registry")
+        tmp = inside(self.root, self.root / "tmp")
+        tmp.mkdir(parents=True, exist_ok=True)
+        remove_stale(tmp, STALE_STAGING_S)
+        # Not tempfile.mkdtemp: its 0o700 mode would follow the folder into models/.
+        staging = tmp / f"publish-{name}-{secrets.token_hex(8)}"
+        staging.mkdir()
+        final: Path | None = None
+        moved = False
+        try:
+            with self._index.writing() as conn:
+                version = ix.next_version(conn, name)
+                ref = f"{name}:{version}"
+                final = inside(self.root, self.root / "models" / name / str(version))
+                if final.exists() or final.is_symlink():
+                    _remove_tree(final)  # not in the index: an orphan of a crashed publish
+                for role in roles:
+                    save_weights(staging / f"{role}.safetensors", weights[role],
+                                 {**base_meta, "ganzoo.role": role, "ganzoo.model": ref})
+                for filename, data in extras.items():
+                    write_durable(staging / filename, data)
+                files = {}
+                for path in sorted(staging.iterdir()):
+                    digest, size = sha256_file(path)
+                    files[path.name] = {"sha256": digest, "size": size}
+                created = utc_now()
+                full = {"format": MANIFEST_FORMAT, "name": name, "version": version, "created": created,
+                        **body, "files": files, "versions": versions}
+                write_durable(staging / MANIFEST, (json.dumps(full, indent=2) + "\n").encode())
+                fsync_dir(staging)
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging, final)
+                moved = True
+                fsync_dir(final.parent)
+                row = ix.Row(name, version, spec.architecture, str(dataset["name"]), int(body["steps"]), created,
+                             tuple(sorted(alias_list)))
+                ix.insert_version(conn, row)
+        except BaseException:
+            if moved and final is not None:
+                _remove_tree(final)
+            raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return self._record(row)
+
+    # -- lookups -------------------------------------------------------------------------------
+    def resolve(self, ref: str) -> ModelRecord:
+        """``name`` (its ``latest``), ``name:3`` or ``name@alias`` -> the record it points to."""
+        parsed = parse_ref(ref)
+        row = self._index.lookup(parsed.name, parsed.version, parsed.alias)
+        if row is None:
+            raise self._not_found(parsed, ref)
+        return self._record(row)
+
+    def manifest(self, ref_or_record: str | ModelRecord) -> dict[str, Any]:
+        """The manifest of a version, checked against the index."""
+        record = self._get(ref_or_record)
+        path = inside(self.root, record.path / MANIFEST)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise IntegrityError(f"{record.ref}: {path} is missing") from exc
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise IntegrityError(f"{record.ref}: {path} is unreadable: {exc}") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
+            raise IntegrityError(f"{record.ref}: {path} is not a ganzoo manifest (no 'files' table)")
+        if data.get("format") != MANIFEST_FORMAT:
+            raise IntegrityError(f"{record.ref}: {path} has format {data.get('format')!r}, expected "
+                                 f"{MANIFEST_FORMAT!r}")
+        if (data.get("name"), data.get("version")) != (record.name, record.version):
+            raise IntegrityError(f"{record.ref}: {path} describes {data.get('name')}:{data.get('version')}")
+        return data
+
+    def file_path(self, ref_or_record: str | ModelRecord, filename: str) -> Path:
+        """The path of a stored file after checking its size and sha256 against the manifest."""
+        record, path, expected = self._expected(ref_or_record, filename)
+        if not path.is_file():
+            raise IntegrityError(f"{record.ref}: {path} is missing")
+        digest, size = sha256_file(path)
+        _compare(record, path, expected, digest, size)
+        return path
+
+    def read_verified(self, ref_or_record: str | ModelRecord, filename: str) -> tuple[Path, bytes]:
+        """A stored file's bytes, checked against the manifest: what is checked is what is used."""
+        record, path, expected = self._expected(ref_or_record, filename)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise IntegrityError(f"{record.ref}: {path} is missing") from exc
+        except OSError as exc:
+            raise IntegrityError(f"{record.ref}: cannot read {path}: {exc}") from exc
+        _compare(record, path, expected, sha256_bytes(data), len(data))
+        return path, data
+
+    def load_state(self, ref_or_record: str | ModelRecord, role: str = "generator") -> dict[str, torch.Tensor]:
+        """The verified state dict of one role (generator, generator_ema or discriminator)."""
+        if role not in ROLES:
+            raise ConfigError(f"unknown weight role {role!r}; use one of {', '.join(ROLES)}")
+        path, data = self.read_verified(ref_or_record, f"{role}.safetensors")
+        return decode_weights(data, path)[1]
+
+    # -- changes -------------------------------------------------------------------------------
+    def set_alias(self, ref: str, alias: str) -> ModelRecord:
+        """Point ``name@alias`` at the version ``ref`` resolves to (moving it if it exists)."""
+        alias = check_alias(alias)
+        record = self.resolve(ref)
+        with self._index.writing() as conn:
+            if not ix.query_rows(conn, record.name, record.version):
+                raise ModelNotFoundError(f"{record.ref} was removed meanwhile")
+            ix.point_alias(conn, record.name, alias, record.version)
+        return self.resolve(record.ref)
+
+    def remove(self, ref: str) -> None:
+        """Remove one version: its index row (and aliases) in a transaction, then its folder.
+
+        ``latest`` moves to the highest remaining version; the number is never reissued.
+        """
+        record = self.resolve(ref)
+        with self._index.writing() as conn:
+            if not ix.query_rows(conn, record.name, record.version):
+                raise ModelNotFoundError(f"{record.ref} was removed meanwhile")
+            ix.delete_version(conn, record.name, record.version)
+        # After the commit: a crash from here on leaves an orphan folder, never a dangling row.
+        folder = inside(self.root, record.path)
+        if folder.exists():
+            (self.root / "tmp").mkdir(exist_ok=True)
+            trash = self.root / "tmp" / f"removed-{record.name}-{secrets.token_hex(8)}"
+            trash.mkdir()
+            os.replace(folder, trash / "version")  # disappears from models/ at once, then deleted
+            shutil.rmtree(trash, ignore_errors=True)
+        try:
+            folder.parent.rmdir()  # the name's folder, once its last version is gone
+        except OSError:
+            pass
+
+    def verify(self) -> builtins.list[str]:
+        """Check the whole store; one human-readable problem per line, empty when healthy."""
+        from .check import verify_registry
+
+        return verify_registry(self)
+
+    def list(self, name: str | None = None) -> builtins.list[ModelRecord]:
+        """Every version (of ``name``, if given), sorted by name then version."""
+        if name is not None:
+            check_model_name(name)
+        return [self._record(row) for row in self._index.rows(name)]
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _record(self, row: ix.Row) -> ModelRecord:
+        path = self.root / "models" / row.name / str(row.version)
+        return ModelRecord(row.name, row.version, row.architecture, row.dataset, row.steps, row.created, path,
+                           row.aliases)
+
+    def _get(self, ref_or_record: str | ModelRecord) -> ModelRecord:
+        # A record is looked up again: it may come from another registry or be stale.
+        return self.resolve(ref_or_record.ref if isinstance(ref_or_record, ModelRecord) else ref_or_record)
+
+    def _expected(self, ref_or_record: str | ModelRecord, filename: str) -> tuple[ModelRecord, Path, dict[str, Any]]:
+        filename = check_filename(filename)
+        record = self._get(ref_or_record)
+        files = self.manifest(record)["files"]
+        if filename not in files:
+            raise ModelNotFoundError(f"{record.ref} has no file {filename!r}; it has {', '.join(sorted(files))}")
+        expected = files[filename]
+        if not isinstance(expected, dict) or not {"sha256", "size"} <= set(expected):
+            raise IntegrityError(f"{record.ref}: manifest entry for {filename!r} lacks sha256/size")
+        return record, inside(self.root, record.path / filename), expected
+
+    def _not_found(self, ref: ModelRef, text: str) -> ModelNotFoundError:
+        rows = self._index.rows()
+        versions: dict[str, builtins.list[int]] = {}
+        for row in rows:
+            versions.setdefault(row.name, []).append(row.version)
+        listing = ", ".join(f"{n} (versions {', '.join(map(str, vs))})" for n, vs in versions.items()) or "(none)"
+        if ref.name not in versions:
+            close = difflib.get_close_matches(ref.name, list(versions), n=3, cutoff=0.5)
+            msg = f"no model {ref.name!r} in the registry at {self.root}"
+            if close:
+                msg += "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+            exc = ModelNotFoundError(msg + f" Available: {listing}")
+            exc.suggestions = close  # type: ignore[attr-defined]
+            return exc
+        aliases = ", ".join(f"@{a} -> {v}" for a, v in self._index.aliases(ref.name).items()) or "none"
+        what = f"version {ref.version}" if ref.version is not None else f"alias {ref.alias or 'latest'!r}"
+        exc = ModelNotFoundError(f"model {ref.name!r} has no {what} (reference {text!r}); it has versions "
+                                 f"{', '.join(map(str, versions[ref.name]))} and aliases {aliases}")
+        exc.suggestions = []  # type: ignore[attr-defined]
+        return exc
+
+
+# -- checks of what publish is given --------------------------------------------------------------
+
+
+def _strings(values: Iterable[str], what: str) -> builtins.list[str]:
+    if isinstance(values, str):
+        raise ConfigError(f"{what} must be a list of strings, not the single string {values!r}")
+    return builtins.list(values)
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN/Infinity: a diverged metric is stored as null rather than invalid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _check_manifest(manifest: Mapping[str, Any]) -> tuple[dict[str, Any], ModelSpec, dict[str, Any]]:
+    if not isinstance(manifest, Mapping):
+        raise ConfigError(f"manifest must be a dict, got {type(manifest).__name__}")
+    reserved = sorted(set(manifest) & set(_RESERVED))
+    if reserved:
+        raise ConfigError(f"manifest keys {reserved} are written by the registry; leave them out")
+    try:  # a deep copy that proves the caller's dict is JSON
+        body = _finite(json.loads(json.dumps(dict(manifest))))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"manifest must be JSON-serializable: {exc}") from exc
+    for key in ("architecture", "spec", "dataset", "steps"):
+        if key not in body:
+            raise ConfigError(f"manifest needs the key {key!r} (architecture, spec, dataset, steps are required)")
+    if not isinstance(body["spec"], dict):
+        raise ConfigError("manifest 'spec' must be ModelSpec.to_dict()")
+    spec = ModelSpec.from_dict(body["spec"])
+    if spec.architecture != body["architecture"]:
+        raise ConfigError(f"manifest architecture {body['architecture']!r} differs from its spec's "
+                          f"{spec.architecture!r}")
+    dataset = body["dataset"]
+    if not isinstance(dataset, dict) or not isinstance(dataset.get("name"), str):
+        raise ConfigError("manifest 'dataset' must be a dict with a 'name' string")
+    steps = body["steps"]
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+        raise ConfigError(f"manifest 'steps' must be a non-negative integer, got {steps!r}")
+    return body, spec, dataset
+
+
+def _check_weights(weights: Mapping[str, Mapping[str, torch.Tensor]]) -> builtins.list[str]:
+    if not isinstance(weights, Mapping) or "generator" not in weights:
+        raise ConfigError("weights must be a dict of role -> state dict with at least a 'generator' entry")
+    unknown = sorted(set(weights) - set(ROLES))
+    if unknown:
+        raise ConfigError(f"unknown weight roles {unknown}; use {', '.join(ROLES)}")
+    return [role for role in ROLES if role in weights]
+
+
+def _check_extras(extra_files: Mapping[str, bytes] | None, roles: builtins.list[str]) -> dict[str, bytes]:
+    extras = dict(extra_files or {})
+    taken = {f"{role}.safetensors" for role in ROLES} | {MANIFEST}
+    for filename, data in extras.items():
+        check_filename(filename)
+        if filename in taken:
+            raise ConfigError(f"extra file {filename!r} would overwrite a file the registry writes")
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise ConfigError(f"extra file {filename!r} must be bytes, got {type(data).__name__}")
+    return {k: bytes(v) for k, v in extras.items()}
+
+
+def _base_metadata(metadata: Mapping[str, str] | None, spec: ModelSpec,
+                   dataset: dict[str, Any]) -> dict[str, str]:
+    """The caller's header metadata plus the ganzoo keys; a ganzoo key that disagrees is refused."""
+    computed = weight_metadata("generator", spec, dataset)
+    del computed["ganzoo.role"]  # set per file, like ganzoo.model
+    given = dict(metadata or {})
+    for key, value in given.items():
+        if not (isinstance(key, str) and isinstance(value, str)):
+            raise ConfigError(f"metadata must map str to str; {key!r}: {value!r} is not")
+        if key in computed and _decoded(value) != _decoded(computed[key]):
+            raise ConfigError(f"metadata {key!r} = {value!r} disagrees with the manifest ({computed[key]!r})")
+    return {**given, **computed}
+
+
+def _decoded(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _compare(record: ModelRecord, path: Path, expected: Mapping[str, Any], digest: str, size: int) -> None:
+    if size != expected["size"]:
+        raise IntegrityError(f"{record.ref}: {path} has the wrong size: expected {expected['size']} bytes, "
+                             f"got {size}")
+    if digest != expected["sha256"]:
+        raise IntegrityError(f"{record.ref}: {path} is corrupted: sha256 expected {expected['sha256']}, "
+                             f"got {digest}")
+
+
+def _remove_tree(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)

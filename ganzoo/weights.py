@@ -1,0 +1,283 @@
+"""Weights on disk: safetensors files whose header says what they hold.
+
+A ganzoo weight file is an ordinary ``.safetensors`` file. Its header metadata (string
+keys and values) carries the architecture and constructor arguments, so a file copied
+out of the registry still rebuilds its network alone::
+
+    ganzoo.format   "1"
+    ganzoo.role     generator | generator_ema | discriminator
+    ganzoo.spec     JSON of ModelSpec.to_dict()
+    ganzoo.dataset  JSON, e.g. {"name": "digits", "shape": [1, 8, 8], "num_classes": 10, ...}
+    ganzoo.model    "name:version" (optional; set by the registry)
+
+Reading never unpickles anything: the header is parsed and checked here (length bounds,
+JSON, offsets, sizes) before the bytes reach safetensors, and every failure becomes an
+:class:`~ganzoo.errors.IntegrityError` that names the file and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import safetensors.torch
+import torch
+
+from .errors import ConfigError, GanzooError, IntegrityError, ModelNotFoundError
+from .models import ModelSpec
+
+__all__ = [
+    "FORMAT_VERSION",
+    "ROLES",
+    "decode_weights",
+    "load_weights",
+    "read_metadata",
+    "read_weights",
+    "save_weights",
+    "spec_from_metadata",
+    "weight_metadata",
+]
+
+FORMAT_VERSION = "1"
+ROLES = ("generator", "generator_ema", "discriminator")
+MAX_HEADER_BYTES = 100_000_000  # the limit safetensors itself enforces
+# Bytes per element of each safetensors dtype; an unknown dtype is left to safetensors to judge.
+_DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E4M3FNUZ": 1, "F8_E5M2FNUZ": 1,
+                "F8_E8M0": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4,
+                "I64": 8, "U64": 8, "F64": 8, "C64": 8}
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+
+def save_weights(path: str | os.PathLike[str], tensors: Mapping[str, torch.Tensor],
+                 metadata: Mapping[str, str]) -> None:
+    """Write ``tensors`` to ``path`` as safetensors with ``metadata`` in the header, then fsync.
+
+    Not atomic by itself: the registry writes into a staging folder and renames that.
+    """
+    if not isinstance(tensors, Mapping):
+        raise ConfigError(f"weights for {os.fspath(path)!r} must be a dict of name -> tensor, "
+                          f"got {type(tensors).__name__}")
+    for mkey, mvalue in metadata.items():
+        if not (isinstance(mkey, str) and isinstance(mvalue, str)):
+            raise ConfigError(f"safetensors metadata must map str to str; {mkey!r}: {mvalue!r} is not")
+    prepared: dict[str, torch.Tensor] = {}
+    seen: set[int] = set()
+    for key, value in tensors.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise ConfigError(f"weights for {os.fspath(path)!r}: entry {key!r} is a {type(value).__name__}, "
+                              "not a tensor (keys must be strings, values tensors)")
+        if value.layout is not torch.strided:
+            raise ConfigError(f"weights for {os.fspath(path)!r}: tensor {key!r} has layout {value.layout}; "
+                              "only dense tensors can be saved")
+        t = value.detach().to("cpu").contiguous()
+        # safetensors refuses tensors that share memory (tied weights, views of one buffer):
+        # give every tensor after the first on a storage its own copy.
+        storage = t.untyped_storage().data_ptr()
+        if t.numel() and storage in seen:
+            t = t.clone()
+        seen.add(storage)
+        prepared[key] = t
+    try:
+        safetensors.torch.save_file(prepared, os.fspath(path), metadata=dict(metadata))
+    except OSError:
+        raise  # disk full, permissions: not the caller's data
+    except Exception as exc:  # safetensors raises a mix of ValueError/RuntimeError/its own
+        raise ConfigError(f"could not write weights to {os.fspath(path)!r}: {exc}") from exc
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # durable before anyone renames it into place
+    finally:
+        os.close(fd)
+
+
+def weight_metadata(role: str, spec: ModelSpec, dataset_info: Mapping[str, Any],
+                    model_ref: str | None = None) -> dict[str, str]:
+    """The header metadata of a ganzoo weight file."""
+    if role not in ROLES:
+        raise ConfigError(f"unknown weight role {role!r}; use one of {', '.join(ROLES)}")
+    if not isinstance(spec, ModelSpec):
+        raise ConfigError(f"spec must be a ganzoo.ModelSpec, got {type(spec).__name__}")
+    meta = {
+        "ganzoo.format": FORMAT_VERSION,
+        "ganzoo.role": role,
+        "ganzoo.spec": _json(spec.to_dict(), "the model spec"),
+        "ganzoo.dataset": _json(dict(dataset_info), "the dataset info"),
+    }
+    if model_ref is not None:
+        meta["ganzoo.model"] = str(model_ref)
+    return meta
+
+
+def _json(value: Any, what: str) -> str:
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{what} must be JSON-serializable: {exc}") from exc
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The header metadata of a safetensors file (checked, without reading the tensors)."""
+    p = Path(path)
+    try:
+        with _open(p) as f:
+            size = os.fstat(f.fileno()).st_size
+            prefix = f.read(8)
+            n = _header_length(prefix, size, p)
+            header = f.read(n)
+    except GanzooError:
+        raise
+    except OSError as exc:
+        raise IntegrityError(f"cannot read {p}: {exc.strerror or exc}") from exc
+    return _check_header(header, size - 8 - n, p)[0]
+
+
+def load_weights(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file, on the CPU."""
+    p = Path(path)
+    return decode_weights(_read(p), p)[1]
+
+
+def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """``(metadata, tensors)`` of a safetensors file, from a single read."""
+    p = Path(path)
+    return decode_weights(_read(p), p)
+
+
+def decode_weights(data: bytes, source: str | os.PathLike[str]) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """Check and decode the bytes of a safetensors file: ``(metadata, tensors)``.
+
+    ``source`` only names the file in error messages. The registry hashes the bytes it
+    read and decodes the same bytes, so nothing can change between check and use.
+    """
+    p = Path(source)
+    n = _header_length(data[:8], len(data), p)
+    metadata, names = _check_header(data[8:8 + n], len(data) - 8 - n, p)
+    try:
+        tensors = safetensors.torch.load(data)
+    except Exception as exc:  # whatever safetensors objects to, the file is bad
+        raise IntegrityError(f"{p} is not a valid safetensors file: {exc}") from exc
+    if set(tensors) != names:
+        raise IntegrityError(f"{p}: safetensors returned tensors {sorted(tensors)}, header lists {sorted(names)}")
+    return metadata, tensors
+
+
+def spec_from_metadata(meta: Mapping[str, str], path: str | os.PathLike[str]) -> ModelSpec:
+    """Rebuild the :class:`ModelSpec` recorded in a weight file's header."""
+    fmt = meta.get("ganzoo.format")
+    if fmt is None or "ganzoo.spec" not in meta:
+        missing = "ganzoo.format" if fmt is None else "ganzoo.spec"
+        raise IntegrityError(f"{os.fspath(path)} is not a ganzoo model file: its safetensors header has no "
+                             f"{missing!r} key (it holds weights but not the architecture to build them into)")
+    if fmt != FORMAT_VERSION:
+        raise IntegrityError(f"{os.fspath(path)} has ganzoo.format {fmt!r}; this ganzoo reads format "
+                             f"{FORMAT_VERSION!r}. Upgrade ganzoo to load it.")
+    try:
+        raw = json.loads(meta["ganzoo.spec"])
+    except json.JSONDecodeError as exc:
+        raise IntegrityError(f"{os.fspath(path)}: header key 'ganzoo.spec' is not valid JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise IntegrityError(f"{os.fspath(path)}: header key 'ganzoo.spec' must be a JSON object")
+    try:
+        return ModelSpec.from_dict(raw)
+    except ConfigError as exc:
+        raise IntegrityError(f"{os.fspath(path)}: header key 'ganzoo.spec' is malformed: {exc}") from exc
+
+
+def _open(p: Path) -> Any:
+    if not p.exists():
+        raise ModelNotFoundError(f"no such weight file: {p}")
+    if not p.is_file():
+        raise IntegrityError(f"{p} is not a file")
+    return p.open("rb")
+
+
+def _read(p: Path) -> bytes:
+    try:
+        with _open(p) as f:
+            data: bytes = f.read()
+            return data
+    except GanzooError:
+        raise
+    except OSError as exc:
+        raise IntegrityError(f"cannot read {p}: {exc.strerror or exc}") from exc
+
+
+def _header_length(prefix: bytes, size: int, p: Path) -> int:
+    """The header length from the first 8 bytes, checked against the file size."""
+    if size < 8 or len(prefix) < 8:
+        raise IntegrityError(f"{p} is not a safetensors file: {size} bytes, too short for the 8-byte header length")
+    (n,) = struct.unpack("<Q", prefix[:8])
+    if n < 2 or n > MAX_HEADER_BYTES or 8 + n > size:
+        # A pickle, a zip (torch.save) or a truncated file all land here.
+        raise IntegrityError(f"{p} is not a safetensors file (or is truncated): header length {n} does not fit "
+                             f"a file of {size} bytes")
+    return int(n)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _check_header(raw: bytes, data_len: int, p: Path) -> tuple[dict[str, str], set[str]]:
+    """Validate the JSON header against the data section: ``(metadata, tensor names)``."""
+    try:
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise IntegrityError(f"{p} is not a safetensors file: its header is not valid JSON ({exc})") from exc
+    if not isinstance(header, dict):
+        raise IntegrityError(f"{p} is not a safetensors file: its header is not a JSON object")
+    metadata = header.pop("__metadata__", {})
+    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                  for k, v in metadata.items()):
+        raise IntegrityError(f"{p}: header __metadata__ must map strings to strings")
+    spans: list[tuple[int, int, str]] = []
+    for name, entry in header.items():
+        spans.append(_check_entry(name, entry, p))
+    spans.sort()
+    end = 0
+    for begin, stop, name in spans:
+        if begin != end:
+            raise IntegrityError(f"{p}: tensor {name!r} starts at byte {begin} of the data section, expected {end} "
+                                 "(tensors must be contiguous and non-overlapping)")
+        end = stop
+    if end != data_len:
+        raise IntegrityError(f"{p} is truncated or has trailing bytes: the header describes {end} bytes of tensor "
+                             f"data, the file holds {data_len}")
+    return metadata, set(header)
+
+
+def _naturals(xs: list[Any]) -> bool:
+    return all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in xs)
+
+
+def _check_entry(name: str, entry: Any, p: Path) -> tuple[int, int, str]:
+    if not isinstance(entry, dict):
+        raise IntegrityError(f"{p}: header entry {name!r} is not a tensor description")
+    dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
+    if not (isinstance(dtype, str) and isinstance(shape, list) and isinstance(offsets, list)
+            and _naturals(shape) and _naturals(offsets) and len(offsets) == 2):
+        raise IntegrityError(f"{p}: header entry {name!r} needs a dtype string, a shape of non-negative integers "
+                             f"and two data_offsets, got {entry!r}")
+    begin, stop = offsets
+    if stop < begin:
+        raise IntegrityError(f"{p}: tensor {name!r} has data_offsets {offsets} that run backwards")
+    width = _DTYPE_BYTES.get(dtype)
+    if width is not None and math.prod(shape) * width != stop - begin:
+        raise IntegrityError(f"{p}: tensor {name!r} ({dtype}, shape {shape}) needs {math.prod(shape) * width} "
+                             f"bytes, its data_offsets span {stop - begin}")
+    return begin, stop, name
