@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .api import generate, load, publish, train
 from .catalog import Catalog, PluginFailure, PluginInfo, get_catalog, load_catalog, reset_catalog
 from .data import DataOptions, Dataset, DatasetSpec
 from .errors import (
@@ -23,25 +24,14 @@ from .errors import (
 from .hookspecs import hookimpl
 from .losses import Loss
 from .models import Architecture, Discriminator, Generator, ModelSpec
+from .registry import ModelRecord, Registry
 from .trainer import Callback, TrainConfig, TrainingDiverged, TrainResult, fit
-from .api import generate, load, publish, train  # noqa: E402 - needs the names above
-from .registry import ModelRecord, Registry  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Architecture",
     "Callback",
-    "ModelRecord",
-    "Registry",
-    "TrainConfig",
-    "TrainResult",
-    "TrainingDiverged",
-    "fit",
-    "generate",
-    "load",
-    "publish",
-    "train",
     "Catalog",
     "ConfigError",
     "DataError",
@@ -54,22 +44,32 @@ __all__ = [
     "IntegrityError",
     "Loss",
     "ModelNotFoundError",
+    "ModelRecord",
     "ModelSpec",
     "PluginError",
     "PluginFailure",
     "PluginInfo",
+    "Registry",
     "RegistryError",
     "ShapeMismatchError",
+    "TrainConfig",
+    "TrainResult",
+    "TrainingDiverged",
     "UnknownNameError",
     "__version__",
     "create",
+    "fit",
+    "generate",
     "get_catalog",
     "hookimpl",
     "list_architectures",
     "list_datasets",
     "list_losses",
+    "load",
     "load_catalog",
+    "publish",
     "reset_catalog",
+    "train",
 ]
 
 

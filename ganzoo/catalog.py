@@ -132,10 +132,10 @@ class Catalog:
         """Construct both networks from a spec and check them against the contract."""
         arch = self.architecture(spec.architecture)
         plugin = self.architectures[spec.architecture].plugin
-        common = {"data_shape": spec.data_shape, "num_classes": spec.num_classes}
         try:
-            g = arch.generator(**common, **spec.generator_kwargs)
-            d = arch.discriminator(**common, **spec.discriminator_kwargs)
+            g = arch.generator(data_shape=spec.data_shape, num_classes=spec.num_classes, **spec.generator_kwargs)
+            d = arch.discriminator(data_shape=spec.data_shape, num_classes=spec.num_classes,
+                                   **spec.discriminator_kwargs)
         except TypeError as exc:
             raise ConfigError(f"architecture {spec.architecture!r} (plugin {plugin!r}) rejected its arguments: "
                               f"{exc}") from exc
@@ -239,22 +239,22 @@ def load_catalog(
             if ep.name in seen:  # the same distribution visible twice on sys.path
                 continue
             seen.add(ep.name)
-            dist = ep.dist
-            candidates.append((ep.name, ep.load, dist.name if dist else None, dist.version if dist else None))
+            found = ep.dist
+            candidates.append((ep.name, ep.load, found.name if found else None, found.version if found else None))
     for name, obj in plugins or ():
-        candidates.append((name, lambda obj=obj: obj, None, None))
+        candidates.append((name, _constant(obj), None, None))
 
     for name, load, dist, version in candidates:
         if name in skip or (dist and dist in skip):
             continue
         try:
             obj = load()
-        except Exception as exc:  # noqa: BLE001 - any import failure is the plugin's, not ours
+        except Exception as exc:  # any import failure is the plugin's, not ours
             catalog.failures.append(PluginFailure(name, "import", _one_line(exc), dist, version))
             continue
         try:
             pm.register(obj, name=name)
-        except Exception as exc:  # noqa: BLE001 - e.g. a hookimpl with a wrong signature
+        except Exception as exc:  # e.g. a hookimpl with a wrong signature
             catalog.failures.append(PluginFailure(name, "register", _one_line(exc), dist, version))
             continue
         module = getattr(obj, "__name__", type(obj).__name__)
@@ -274,7 +274,7 @@ def load_catalog(
             register = _registrar(hook, plugin_name, tables[hook], staged)
             try:
                 impls[plugin_name].function(register=register)
-            except Exception as exc:  # noqa: BLE001 - a failing plugin is isolated, its registrations dropped
+            except Exception as exc:  # a failing plugin is isolated, its registrations dropped
                 p = info[plugin_name]
                 catalog.failures.append(PluginFailure(plugin_name, hook, _one_line(exc), p.distribution, p.version))
                 failed.add(plugin_name)
@@ -333,6 +333,10 @@ def _registrar(hook: str, plugin: str, table: dict[str, Registered],
         check_new("loss", name)
         staged[name] = Registered(name, plugin, loss_cls, description)
     return register_loss
+
+
+def _constant(obj: object) -> Callable[[], object]:
+    return lambda: obj
 
 
 def _one_line(exc: BaseException) -> str:

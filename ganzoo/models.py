@@ -40,6 +40,9 @@ class Generator(nn.Module, metaclass=abc.ABCMeta):
     ``forward`` returns a tensor of shape ``(N, *data_shape)``; images lie in [-1, 1].
     """
 
+    ganzoo_spec: ModelSpec | None = None  # set by ganzoo when it builds the network
+    ganzoo_manifest: dict[str, Any] | None = None  # set when loaded from the registry
+
     def __init__(self, *, data_shape: tuple[int, ...], latent_dim: int, num_classes: int = 0) -> None:
         super().__init__()
         self.data_shape: tuple[int, ...] = tuple(int(s) for s in data_shape)
@@ -64,6 +67,8 @@ class Generator(nn.Module, metaclass=abc.ABCMeta):
 
 class Discriminator(nn.Module, metaclass=abc.ABCMeta):
     """Scores samples. ``forward`` returns raw logits of shape ``(N,)``: D(x) = sigmoid(logit)."""
+
+    ganzoo_spec: ModelSpec | None = None  # set by ganzoo when it builds the network
 
     def __init__(self, *, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__()

@@ -59,12 +59,12 @@ class TrainConfig:
     def __post_init__(self) -> None:
         positive = {"steps": self.steps, "batch_size": self.batch_size, "d_steps": self.d_steps,
                     "log_every": self.log_every}
-        for name, value in positive.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        for name, value in {"lr_g": self.lr_g, "lr_d": self.lr_d}.items():
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ConfigError(f"{name} must be a positive number, got {value!r}")
+        for name, n in positive.items():
+            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {n!r}")
+        for name, lr in {"lr_g": self.lr_g, "lr_d": self.lr_d}.items():
+            if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+                raise ConfigError(f"{name} must be a positive number, got {lr!r}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
         if not (0 <= self.ema < 1):
@@ -100,7 +100,7 @@ class TrainState:
     dataset: Dataset
     generator: Generator
     discriminator: Discriminator
-    ema: nn.Module | None  # timm ModelEmaV3 wrapper; the averaged generator is ``ema.module``
+    ema: Any  # timm ModelEmaV3 wrapper; the averaged generator is ``ema.module``
     loss: Loss
     device: torch.device
     fixed_z: torch.Tensor  # the latent every progress grid is drawn from
@@ -260,16 +260,17 @@ def fit(config: TrainConfig, *, callbacks: Iterable[Callback] = (), catalog: Cat
     D.eval()
     ema_g: Generator | None = None
     if ema is not None:
-        ema_g = ema.module
-        recalibrate_batchnorm(ema_g, sampler, config.batch_size)
-        ema_g.ganzoo_spec = spec
-        ema_g.eval()
+        averaged = ema.module
+        assert isinstance(averaged, Generator)
+        recalibrate_batchnorm(averaged, sampler, config.batch_size)
+        averaged.ganzoo_spec = spec
+        ema_g = averaged.eval()
     for cb in callbacks:
         cb.on_train_end(state)
     return TrainResult(config, spec, dataset, G, D, ema_g, history, config.steps, seconds)
 
 
-def _make_ema(g: Generator, decay: float) -> nn.Module | None:
+def _make_ema(g: Generator, decay: float) -> Any:
     if decay == 0:
         return None
     from timm.utils import ModelEmaV3  # timm's EMA: foreach updates, buffers averaged too
@@ -321,6 +322,6 @@ def recalibrate_batchnorm(g: Generator, sampler: TensorSampler, batch_size: int,
     g.train()
     for _ in range(batches):
         g(g.sample_latent(batch_size), sampler.sample_labels(batch_size))
-    for m, momentum in zip(norms, momenta):
+    for m, momentum in zip(norms, momenta, strict=True):
         m.momentum = momentum
     g.train(was_training)

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torchvision.utils import make_grid, save_image
 
-__all__ = ["render_samples", "save_samples", "samples_png"]
+__all__ = ["render_samples", "samples_png", "save_samples"]
 
 SCATTER_SIZE = 384
 MIN_CELL = 32  # smallest cell width of an image grid, in pixels

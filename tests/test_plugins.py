@@ -166,7 +166,7 @@ def test_registration_is_validated(thing, message):
 
 
 def test_architecture_record_is_validated():
-    with pytest.raises(ganzoo.ConfigError, match="subclass of ganzoo.Generator"):
+    with pytest.raises(ganzoo.ConfigError, match=r"subclass of ganzoo\.Generator"):
         ganzoo.Architecture("x", torch.nn.Linear, ganzoo.Discriminator)  # type: ignore[arg-type]
     with pytest.raises(ganzoo.ConfigError, match="invalid architecture name"):
         ganzoo.Architecture("../x", ganzoo.Generator, ganzoo.Discriminator)

@@ -60,7 +60,7 @@ def test_one_step_trains_every_fitting_pair(arch, dataset):
     snap = Snapshot()
     result = fit(config(arch, dataset), callbacks=[snap])
     for before, after in ((snap.g0, result.generator.parameters()), (snap.d0, result.discriminator.parameters())):
-        changed = [not torch.equal(b, a.detach()) for b, a in zip(before, after)]
+        changed = [not torch.equal(b, a.detach()) for b, a in zip(before, after, strict=True)]
         assert all(changed), f"{sum(not c for c in changed)} parameter tensors did not move"
     assert [r["step"] for r in result.history] == [1, 2]
     for key in ("d_loss", "g_loss", "d_real", "d_fake"):
@@ -98,9 +98,10 @@ def test_same_seed_same_weights_and_other_seed_differs():
     a = fit(config("dcgan", "digits", steps=3))
     b = fit(config("dcgan", "digits", steps=3))
     c = fit(config("dcgan", "digits", steps=3, seed=1))
-    for pa, pb in zip(a.generator.parameters(), b.generator.parameters()):
+    for pa, pb in zip(a.generator.parameters(), b.generator.parameters(), strict=True):
         assert torch.equal(pa, pb)
-    assert not all(torch.equal(pa, pc) for pa, pc in zip(a.generator.parameters(), c.generator.parameters()))
+    pairs = zip(a.generator.parameters(), c.generator.parameters(), strict=True)
+    assert not all(torch.equal(pa, pc) for pa, pc in pairs)
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)

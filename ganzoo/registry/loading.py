@@ -71,7 +71,7 @@ def load_generator(ref: str | os.PathLike[str], *, registry: Registry | str | os
                              f"its header: {detail}") from exc
     generator.to(device)
     generator.eval()
-    generator.ganzoo_manifest = manifest  # type: ignore[assignment]  # nn.Module's __setattr__ typing
+    generator.ganzoo_manifest = manifest
     return generator
 
 
