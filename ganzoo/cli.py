@@ -64,18 +64,22 @@ def main() -> None:
 
 @cli.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
-def list_cmd(as_json: bool) -> None:
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Dataset files, for the offline column [default: $GANZOO_DATA or the user data directory].")
+def list_cmd(as_json: bool, data_dir: str | None) -> None:
     """List the registered architectures, losses and datasets."""
     from .catalog import get_catalog
     from .console import print_json, print_table
+    from .data import DataOptions
 
     cat = get_catalog()
+    options = DataOptions() if data_dir is None else DataOptions(data_dir=Path(data_dir))
     archs = [{"name": n, "plugin": r.plugin, "conditional": r.value.conditional, "paper": r.value.paper,
               "default_loss": r.value.default_loss, "description": r.value.description}
              for n, r in sorted(cat.architectures.items())]
     losses = [{"name": n, "plugin": r.plugin, "description": r.description} for n, r in sorted(cat.losses.items())]
     datasets = [{"name": n, "plugin": r.plugin, "shape": list(r.value.shape) if r.value.shape else None,
-                 "size": r.value.size, "num_classes": r.value.num_classes, "available": r.value.is_available(),
+                 "size": r.value.size, "num_classes": r.value.num_classes, "available": r.value.is_available(options),
                  "description": r.value.description} for n, r in sorted(cat.datasets.items())]
     if as_json:
         print_json({"architectures": archs, "losses": losses, "datasets": datasets})

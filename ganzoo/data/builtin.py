@@ -1,4 +1,5 @@
-"""Datasets that need no download: scikit-learn's digits and the 2-D Gaussian mixtures."""
+"""The built-in datasets: scikit-learn's digits and the 2-D Gaussian mixtures defined here, then the
+downloaded ones (MNIST, Fashion-MNIST, CIFAR-10) and ``folder`` from their own modules."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import math
 import torch
 
 from ..errors import DataError
+from .cifar import CIFAR10_SPEC
 from .core import DataOptions, Dataset, DatasetSpec
+from .folder import FOLDER_SPEC
+from .mnist import FASHION_SPEC, MNIST_SPEC
 
 __all__ = ["BUILTIN_DATASETS", "grid25_centers", "load_digits", "ring8_centers"]
 
@@ -76,4 +80,8 @@ BUILTIN_DATASETS = [
         description="25 Gaussians on a 5x5 grid {-4..4}^2, std 0.05 (VEEGAN/PacGAN protocol)",
         source="synthetic",
     ),
+    MNIST_SPEC,
+    FASHION_SPEC,
+    CIFAR10_SPEC,
+    FOLDER_SPEC,
 ]

@@ -14,7 +14,17 @@ import torch.nn.functional as F
 from ..errors import ConfigError, DataError
 from ..models import check_name
 
-__all__ = ["DataOptions", "Dataset", "DatasetSpec", "TensorSampler", "default_data_dir", "resize_images"]
+__all__ = [
+    "DataOptions",
+    "Dataset",
+    "DatasetSpec",
+    "TensorSampler",
+    "default_data_dir",
+    "resize_images",
+    "resize_uint8",
+]
+
+RESIZE_MODE = "bilinear-antialias"  # how resize_uint8 resamples; recorded in Dataset.preprocessing
 
 
 def default_data_dir() -> Path:
@@ -31,6 +41,11 @@ class DataOptions:
 
     data_dir: Path = field(default_factory=default_data_dir)  # where downloaded files live
     download: bool = True  # may the loader fetch missing files
+    image_size: int | None = None  # --image-size: lets mixed-size folders load (resized here); None = native
+
+    def __post_init__(self) -> None:
+        if self.image_size is not None and (isinstance(self.image_size, bool) or self.image_size < 1):
+            raise ConfigError(f"image size must be a positive integer, got {self.image_size!r}")
 
 
 @dataclass
@@ -80,8 +95,8 @@ class Dataset:
 
     def to_float(self, batch: torch.Tensor) -> torch.Tensor:
         """A batch of stored samples as floats in the generator's range."""
-        if self.is_image:
-            return batch.float().div_(127.5).sub_(1.0)
+        if self.is_image:  # (x - 127.5) / 127.5: two kernels, and exactly -1 and 1 at 0 and 255
+            return torch.sub(batch, 127.5).div_(127.5)
         return batch.float()
 
 
@@ -118,19 +133,24 @@ def resize_images(dataset: Dataset, size: int) -> Dataset:
     _, _, h, w = dataset.data.shape
     if (h, w) == (size, size):
         return dataset
-    out = []
-    for chunk in dataset.data.split(4096):  # bounded memory on large datasets
-        x = F.interpolate(chunk.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-        out.append(x.round_().clamp_(0, 255).to(torch.uint8))
     return Dataset(
         name=dataset.name,
-        data=torch.cat(out),
+        data=resize_uint8(dataset.data, size),
         labels=dataset.labels,
         num_classes=dataset.num_classes,
         class_names=dataset.class_names,
         preprocessing={**dataset.preprocessing, "resize": {"from": [h, w], "to": [size, size],
-                                                           "mode": "bilinear-antialias"}},
+                                                           "mode": RESIZE_MODE}},
     )
+
+
+def resize_uint8(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 ``(N, C, H, W)`` -> uint8 ``(N, C, size, size)``, antialiased bilinear, in bounded-memory chunks."""
+    out = []
+    for chunk in images.split(4096):
+        x = F.interpolate(chunk.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        out.append(x.round_().clamp_(0, 255).to(torch.uint8))
+    return torch.cat(out)
 
 
 class TensorSampler:
