@@ -126,6 +126,10 @@ class Catalog:
         if "latent_dim" not in g_kwargs:
             default = g_params.get("latent_dim", inspect.Parameter.empty)
             g_kwargs["latent_dim"] = DEFAULT_LATENT_DIM if default is inspect.Parameter.empty else default
+        # Record the constructors' own defaults too: a stored model must rebuild identically even
+        # if a later plugin version changes a default.
+        _fill_defaults(g_kwargs, g_params)
+        _fill_defaults(d_kwargs, d_params)
         return ModelSpec(name, data_shape, num_classes, g_kwargs, d_kwargs)
 
     def build(self, spec: ModelSpec) -> tuple[Generator, Discriminator]:
@@ -148,6 +152,17 @@ class Catalog:
                **overrides: Any) -> tuple[Generator, Discriminator]:
         """Build architecture ``name`` for data of ``data_shape``: returns ``(G, D)``."""
         return self.build(self.resolve_spec(name, data_shape, num_classes, **overrides))
+
+
+def _fill_defaults(kwargs: dict[str, Any], params: dict[str, Any]) -> None:
+    for key, default in params.items():
+        if key in kwargs or key in ("data_shape", "num_classes") or default is inspect.Parameter.empty:
+            continue
+        try:
+            json.dumps(default)
+        except TypeError:
+            continue  # not storable; the constructor's default applies on rebuild
+        kwargs[key] = default
 
 
 def _keywords(cls: type) -> tuple[dict[str, Any], bool]:

@@ -137,7 +137,7 @@ def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
 @click.argument("architecture")
 @click.option("--dataset", default="digits", show_default=True, help="Registered dataset name (see `ganzoo list`).")
 @click.option("--loss", default=None, help="Registered loss name [default: the architecture's default].")
-@click.option("--steps", type=int, default=None, help="Generator steps [default: 2000].")
+@click.option("--steps", type=int, default=None, help="Generator steps [default: 5000].")
 @click.option("--batch-size", type=int, default=64, show_default=True, help="Samples per batch.")
 @click.option("--d-steps", type=int, default=1, show_default=True,
               help="k: discriminator steps per generator step.")
@@ -180,7 +180,7 @@ def train_cmd(architecture: str, dataset: str, loss: str | None, steps: int | No
     from .visual import save_samples
 
     config = TrainConfig(
-        architecture=architecture, dataset=dataset, loss=loss, steps=steps if steps is not None else 2000,
+        architecture=architecture, dataset=dataset, loss=loss, steps=steps if steps is not None else 5000,
         batch_size=batch_size, d_steps=d_steps, lr_g=lr_g, lr_d=lr_d, betas=betas, ema=ema, seed=seed,
         device=device, precision=precision, image_size=image_size, model=_parse_options(model_options),
         data_dir=data_dir, log_every=log_every, deterministic=deterministic,

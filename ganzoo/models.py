@@ -61,7 +61,8 @@ class Generator(nn.Module, metaclass=abc.ABCMeta):
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw ``n`` latent vectors; a standard normal by default."""
-        device = next(self.parameters()).device
+        first = next(self.parameters(), None)
+        device = first.device if first is not None else torch.device("cpu")
         return torch.randn(n, self.latent_dim, generator=generator, device=device)
 
 

@@ -40,7 +40,7 @@ class TrainConfig:
     architecture: str = "dcgan"  # registered architecture name
     dataset: str = "digits"  # registered dataset name
     loss: str | None = None  # registered loss name; None = the architecture's default
-    steps: int = 2000  # generator steps (each preceded by d_steps discriminator steps)
+    steps: int = 5000  # generator steps (each preceded by d_steps discriminator steps)
     batch_size: int = 64  # samples per batch, real and generated alike
     d_steps: int = 1  # k: discriminator steps per generator step
     lr_g: float = 2e-4  # Adam learning rate of the generator
@@ -67,6 +67,9 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a positive number, got {lr!r}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        if self.batch_size < 2:
+            raise ConfigError(f"batch_size must be at least 2 (batch statistics need two samples), "
+                              f"got {self.batch_size}")
         if not (0 <= self.ema < 1):
             raise ConfigError(f"ema must be in [0, 1) (0 disables it), got {self.ema!r}")
         if self.precision not in PRECISIONS:

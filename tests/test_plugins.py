@@ -232,3 +232,10 @@ def test_every_hook_is_documented():
     assert hooks
     for hook in hooks:
         assert f"### `{hook}(register)`" in doc, f"hook {hook} is not documented in docs/plugins.md"
+
+
+def test_spec_records_every_constructor_default(catalog):
+    spec = catalog.resolve_spec("gan", (2,))
+    assert spec.generator_kwargs["hidden"] == spec.discriminator_kwargs["hidden"]
+    assert "depth" in spec.generator_kwargs and "latent_dim" in spec.generator_kwargs
+    assert "latent_dim" not in spec.discriminator_kwargs

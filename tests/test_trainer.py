@@ -135,6 +135,8 @@ def test_bad_config_values_are_refused_with_the_name():
         TrainConfig(d_steps=0)
     with pytest.raises(ganzoo.ConfigError, match="lr_g must be a positive number"):
         TrainConfig(lr_g=-1.0)
+    with pytest.raises(ganzoo.ConfigError, match="batch_size must be at least 2"):
+        TrainConfig(batch_size=1)
     with pytest.raises(ganzoo.ConfigError, match="batch size 5000 is larger than dataset 'digits'"):
         fit(TrainConfig(architecture="gan", batch_size=5000, steps=1))
 
