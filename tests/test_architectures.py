@@ -327,3 +327,15 @@ def test_dcgan_refuses_non_square_images(name, shape):
 def test_dcgan_suggests_the_nearest_supported_size(size, nearest):
     with pytest.raises(ganzoo.ShapeMismatchError, match=f"--image-size {nearest} "):
         dcgan_layout(size)
+
+
+@pytest.mark.parametrize("arch", ["dcgan", "cdcgan", "cdcgan-proj"])
+def test_a_pinned_image_size_refuses_data_of_another_size(arch):
+    # The classic mismatch: the paper's 64x64 network pointed at CIFAR-10's 32x32 images.
+    num_classes = 10 if arch != "dcgan" else 0
+    with pytest.raises(ganzoo.ShapeMismatchError) as err:
+        ganzoo.create(arch, data_shape=(3, 32, 32), num_classes=num_classes, image_size=64)
+    message = str(err.value)
+    assert "64x64" in message and "32x32" in message and "--image-size 64" in message
+    g, _ = ganzoo.create(arch, data_shape=(3, 64, 64), num_classes=num_classes, image_size=64, base_channels=4)
+    assert g.data_shape == (3, 64, 64)

@@ -117,9 +117,10 @@ class CDCGANGenerator(ganzoo.Generator):
     arch = "cdcgan"
 
     def __init__(self, *, data_shape: tuple[int, ...], latent_dim: int, num_classes: int = 0,
-                 base_channels: int = BASE_CHANNELS, extra_layers: int | None = None) -> None:
+                 base_channels: int = BASE_CHANNELS, extra_layers: int | None = None,
+                 image_size: int | None = None) -> None:
         require_classes(self.arch, num_classes)
-        channels, size = image_layout(data_shape, self.arch, "cgan")
+        channels, size = image_layout(data_shape, self.arch, "cgan", image_size)
         base_channels, extra_layers = resolve_widths(self.arch, size, base_channels, extra_layers)
         super().__init__(data_shape=data_shape, latent_dim=latent_dim, num_classes=num_classes)
         self.extra_layers: int = extra_layers  # resolved from None (auto) for this size
@@ -137,9 +138,10 @@ class CDCGANDiscriminator(ganzoo.Discriminator):
     arch = "cdcgan"
 
     def __init__(self, *, data_shape: tuple[int, ...], num_classes: int = 0,
-                 base_channels: int = BASE_CHANNELS, extra_layers: int | None = None) -> None:
+                 base_channels: int = BASE_CHANNELS, extra_layers: int | None = None,
+                 image_size: int | None = None) -> None:
         require_classes(self.arch, num_classes)
-        channels, size = image_layout(data_shape, self.arch, "cgan")
+        channels, size = image_layout(data_shape, self.arch, "cgan", image_size)
         base_channels, extra_layers = resolve_widths(self.arch, size, base_channels, extra_layers)
         super().__init__(data_shape=data_shape, num_classes=num_classes)
         self.extra_layers: int = extra_layers  # resolved from None (auto) for this size
@@ -165,9 +167,10 @@ class ProjectionDiscriminator(ganzoo.Discriminator):
     arch = "cdcgan-proj"
 
     def __init__(self, *, data_shape: tuple[int, ...], num_classes: int = 0,
-                 base_channels: int = BASE_CHANNELS, extra_layers: int | None = None) -> None:
+                 base_channels: int = BASE_CHANNELS, extra_layers: int | None = None,
+                 image_size: int | None = None) -> None:
         require_classes(self.arch, num_classes)
-        channels, size = image_layout(data_shape, self.arch, "cgan")
+        channels, size = image_layout(data_shape, self.arch, "cgan", image_size)
         base_channels, extra_layers = resolve_widths(self.arch, size, base_channels, extra_layers)
         super().__init__(data_shape=data_shape, num_classes=num_classes)
         self.extra_layers: int = extra_layers  # resolved from None (auto) for this size

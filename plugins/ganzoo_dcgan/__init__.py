@@ -106,10 +106,13 @@ def dcgan_layout(size: int, arch: str = "dcgan") -> tuple[int, int]:
     return s0, k
 
 
-def image_layout(data_shape: tuple[int, ...], arch: str = "dcgan", alternative: str = "gan") -> tuple[int, int]:
+def image_layout(data_shape: tuple[int, ...], arch: str = "dcgan", alternative: str = "gan",
+                 image_size: int | None = None) -> tuple[int, int]:
     """Check that ``data_shape`` is a square image DCGAN can handle; return ``(channels, size)``.
 
-    ``alternative`` is the architecture suggested for vector data.
+    ``alternative`` is the architecture suggested for vector data. ``image_size``, when
+    given, pins the network to that size (e.g. the paper's 64x64 model) and data of any
+    other size is refused: the classic 64-vs-32 mismatch is caught before any training.
     """
     shape = tuple(int(s) for s in data_shape)
     if len(shape) != 3:
@@ -122,6 +125,12 @@ def image_layout(data_shape: tuple[int, ...], arch: str = "dcgan", alternative: 
         raise ganzoo.ShapeMismatchError(
             f"{arch} needs square images, got {height}x{width} (data_shape {shape}). "
             f"Use --image-size {_nearest_supported(max(height, width))} to resize them to a supported square size."
+        )
+    if image_size is not None and image_size != height:
+        raise ganzoo.ShapeMismatchError(
+            f"{arch} is set to {image_size}x{image_size} images (image_size={image_size}) but the data is "
+            f"{height}x{width}. Pass --image-size {image_size} to resize the data once at load, or drop "
+            f"-o image_size={image_size} so the network's depth follows the data."
         )
     dcgan_layout(height, arch)
     if channels < 1:
@@ -206,8 +215,9 @@ class DCGANGenerator(ganzoo.Generator):
     """z -> projection transposed conv -> k upsampling transposed convs -> tanh image."""
 
     def __init__(self, *, data_shape: tuple[int, ...], latent_dim: int, num_classes: int = 0,
-                 base_channels: int = BASE_CHANNELS, extra_layers: int | None = None) -> None:
-        channels, size = image_layout(data_shape, "dcgan", "gan")  # before anything is built
+                 base_channels: int = BASE_CHANNELS, extra_layers: int | None = None,
+                 image_size: int | None = None) -> None:
+        channels, size = image_layout(data_shape, "dcgan", "gan", image_size)  # before anything is built
         base_channels, extra_layers = resolve_widths("dcgan", size, base_channels, extra_layers)
         super().__init__(data_shape=data_shape, latent_dim=latent_dim, num_classes=num_classes)
         self.extra_layers: int = extra_layers  # resolved from None (auto) for this size
@@ -221,8 +231,9 @@ class DCGANDiscriminator(ganzoo.Discriminator):
     """image -> k strided convs -> s0 x s0 read-out conv -> one logit."""
 
     def __init__(self, *, data_shape: tuple[int, ...], num_classes: int = 0,
-                 base_channels: int = BASE_CHANNELS, extra_layers: int | None = None) -> None:
-        channels, size = image_layout(data_shape, "dcgan", "gan")
+                 base_channels: int = BASE_CHANNELS, extra_layers: int | None = None,
+                 image_size: int | None = None) -> None:
+        channels, size = image_layout(data_shape, "dcgan", "gan", image_size)
         base_channels, extra_layers = resolve_widths("dcgan", size, base_channels, extra_layers)
         super().__init__(data_shape=data_shape, num_classes=num_classes)
         self.extra_layers: int = extra_layers  # resolved from None (auto) for this size
