@@ -111,6 +111,15 @@ class CGANDiscriminator(ganzoo.Discriminator):
         return self.net(torch.cat([x.flatten(1), y], dim=1)).view(x.shape[0])
 
 
+def conv_layout(arch: str, data_shape: tuple[int, ...], num_classes: int, base_channels: int,
+                extra_layers: int | None, image_size: int | None) -> tuple[int, int, int, int]:
+    """Check a conditional conv model's inputs: ``(channels, size, base_channels, extra_layers)``."""
+    require_classes(arch, num_classes)
+    channels, size = image_layout(data_shape, arch, "cgan", image_size)
+    base_channels, resolved = resolve_widths(arch, size, base_channels, extra_layers)
+    return channels, size, base_channels, resolved
+
+
 class CDCGANGenerator(ganzoo.Generator):
     """The DCGAN generator fed ``[z, one_hot(y)]`` as a 1x1 map."""
 
@@ -119,9 +128,8 @@ class CDCGANGenerator(ganzoo.Generator):
     def __init__(self, *, data_shape: tuple[int, ...], latent_dim: int, num_classes: int = 0,
                  base_channels: int = BASE_CHANNELS, extra_layers: int | None = None,
                  image_size: int | None = None) -> None:
-        require_classes(self.arch, num_classes)
-        channels, size = image_layout(data_shape, self.arch, "cgan", image_size)
-        base_channels, extra_layers = resolve_widths(self.arch, size, base_channels, extra_layers)
+        channels, size, base_channels, extra_layers = conv_layout(self.arch, data_shape, num_classes, base_channels,
+                                                                  extra_layers, image_size)
         super().__init__(data_shape=data_shape, latent_dim=latent_dim, num_classes=num_classes)
         self.extra_layers: int = extra_layers  # resolved from None (auto) for this size
         self.net = generator_body(self.latent_dim + self.num_classes, channels, size, base_channels,
@@ -140,9 +148,8 @@ class CDCGANDiscriminator(ganzoo.Discriminator):
     def __init__(self, *, data_shape: tuple[int, ...], num_classes: int = 0,
                  base_channels: int = BASE_CHANNELS, extra_layers: int | None = None,
                  image_size: int | None = None) -> None:
-        require_classes(self.arch, num_classes)
-        channels, size = image_layout(data_shape, self.arch, "cgan", image_size)
-        base_channels, extra_layers = resolve_widths(self.arch, size, base_channels, extra_layers)
+        channels, size, base_channels, extra_layers = conv_layout(self.arch, data_shape, num_classes, base_channels,
+                                                                  extra_layers, image_size)
         super().__init__(data_shape=data_shape, num_classes=num_classes)
         self.extra_layers: int = extra_layers  # resolved from None (auto) for this size
         self.features, width = discriminator_features(channels + self.num_classes, size, base_channels,
@@ -169,9 +176,8 @@ class ProjectionDiscriminator(ganzoo.Discriminator):
     def __init__(self, *, data_shape: tuple[int, ...], num_classes: int = 0,
                  base_channels: int = BASE_CHANNELS, extra_layers: int | None = None,
                  image_size: int | None = None) -> None:
-        require_classes(self.arch, num_classes)
-        channels, size = image_layout(data_shape, self.arch, "cgan", image_size)
-        base_channels, extra_layers = resolve_widths(self.arch, size, base_channels, extra_layers)
+        channels, size, base_channels, extra_layers = conv_layout(self.arch, data_shape, num_classes, base_channels,
+                                                                  extra_layers, image_size)
         super().__init__(data_shape=data_shape, num_classes=num_classes)
         self.extra_layers: int = extra_layers  # resolved from None (auto) for this size
         self.features, width = discriminator_features(channels, size, base_channels, extra_layers)
