@@ -15,7 +15,14 @@ from typing import Any
 
 import torch
 
-__all__ = ["MixtureScore", "mixture_score"]
+__all__ = [
+    "MixtureScore",
+    "class_histogram_kl",
+    "frechet_distance",
+    "kernel_inception_distance",
+    "mixture_score",
+    "precision_recall",
+]
 
 
 @dataclass(frozen=True)
@@ -49,3 +56,75 @@ def mixture_score(samples: torch.Tensor, centers: torch.Tensor, std: float, *, m
     else:
         reverse_kl = math.inf
     return MixtureScore(covered, k, float(hq.float().mean()), reverse_kl, len(samples), min_count)
+
+
+# -- feature-space metrics ----------------------------------------------------------------------
+
+
+def _stats(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    f = features.detach().double().cpu()
+    return f.mean(0), torch.cov(f.T)
+
+
+def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (Heusel et al. 2017).
+
+    ``|mu_r - mu_f|^2 + Tr(S_r + S_f - 2 (S_r S_f)^(1/2))``; the trace of the matrix square
+    root is the sum of the square roots of the eigenvalues of ``S_r S_f`` (real and
+    non-negative for covariance matrices; tiny negative round-off is clamped).
+    """
+    mu_r, s_r = _stats(real)
+    mu_f, s_f = _stats(fake)
+    eig = torch.linalg.eigvals(s_r @ s_f).real.clamp_min(0)
+    value = (mu_r - mu_f).pow(2).sum() + torch.trace(s_r) + torch.trace(s_f) - 2 * eig.sqrt().sum()
+    return float(value.clamp_min(0))
+
+
+def kernel_inception_distance(real: torch.Tensor, fake: torch.Tensor, *, subsets: int = 50,
+                              subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """KID (Bińkowski et al. 2018): unbiased MMD^2 with the kernel (x.y / d + 1)^3, mean and std over subsets."""
+    r, f = real.detach().double().cpu(), fake.detach().double().cpu()
+    m = min(subset_size, len(r), len(f))
+    d = r.shape[1]
+    g = torch.Generator().manual_seed(seed)
+    values = []
+    for _ in range(subsets):
+        x = r[torch.randperm(len(r), generator=g)[:m]]
+        y = f[torch.randperm(len(f), generator=g)[:m]]
+        kxx, kyy, kxy = (x @ x.T / d + 1) ** 3, (y @ y.T / d + 1) ** 3, (x @ y.T / d + 1) ** 3
+        off = 1 - torch.eye(m, dtype=torch.float64)
+        mmd = (kxx * off).sum() / (m * (m - 1)) + (kyy * off).sum() / (m * (m - 1)) - 2 * kxy.mean()
+        values.append(float(mmd))
+    t = torch.tensor(values)
+    return float(t.mean()), float(t.std()) if len(values) > 1 else 0.0
+
+
+def precision_recall(real: torch.Tensor, fake: torch.Tensor, *, k: int = 3) -> tuple[float, float]:
+    """Improved precision and recall (Kynkäänniemi et al. 2019) with k-nearest-neighbour balls.
+
+    Precision: the share of generated samples inside some real sample's k-NN ball (quality);
+    recall: the share of real samples inside some generated sample's k-NN ball (coverage).
+    """
+    r, f = real.detach().float().cpu(), fake.detach().float().cpu()
+
+    def radii(x: torch.Tensor) -> torch.Tensor:
+        dist = torch.cdist(x, x)
+        return dist.kthvalue(min(k + 1, len(x)), dim=1).values  # +1: each point is its own 0-distance neighbour
+
+    def covered(points: torch.Tensor, centres: torch.Tensor, r_centres: torch.Tensor) -> float:
+        inside = torch.zeros(len(points), dtype=torch.bool)
+        for chunk in range(0, len(points), 1024):  # bounded memory
+            d = torch.cdist(points[chunk:chunk + 1024], centres)
+            inside[chunk:chunk + 1024] = (d <= r_centres[None, :]).any(dim=1)
+        return float(inside.float().mean())
+
+    return covered(f, r, radii(r)), covered(r, f, radii(f))
+
+
+def class_histogram_kl(predicted: torch.Tensor, reference: torch.Tensor, num_classes: int) -> float:
+    """KL(histogram of generated classes || histogram of the data's classes), in nats."""
+    p = torch.bincount(predicted.cpu(), minlength=num_classes).double()
+    q = torch.bincount(reference.cpu(), minlength=num_classes).double()
+    p, q = p / p.sum(), q / q.sum()
+    nz = p > 0
+    return float((p[nz] * (p[nz] / q[nz].clamp_min(1e-12)).log()).sum())
