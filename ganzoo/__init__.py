@@ -19,13 +19,14 @@ from .errors import (
     PluginError,
     RegistryError,
     ShapeMismatchError,
+    StorageError,
     UnknownNameError,
 )
 from .hookspecs import hookimpl
 from .losses import Loss
 from .models import Architecture, Discriminator, Generator, ModelSpec
 from .registry import ModelRecord, Registry
-from .trainer import Callback, TrainConfig, TrainingDiverged, TrainResult, fit
+from .trainer import Callback, TrainConfig, TrainingDiverged, TrainingInterrupted, TrainResult, TrainState, fit
 
 __version__ = "0.1.0"
 
@@ -52,9 +53,12 @@ __all__ = [
     "Registry",
     "RegistryError",
     "ShapeMismatchError",
+    "StorageError",
     "TrainConfig",
     "TrainResult",
+    "TrainState",
     "TrainingDiverged",
+    "TrainingInterrupted",
     "UnknownNameError",
     "__version__",
     "create",

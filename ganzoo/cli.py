@@ -24,8 +24,14 @@ class GanzooGroup(click.Group):
             if os.environ.get("GANZOO_DEBUG") or (ctx.obj or {}).get("debug"):
                 raise
             raise _Failure(str(exc)) from None
-        except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
+        except KeyboardInterrupt as exc:
+            from .trainer import TrainingInterrupted
+
+            if isinstance(exc, TrainingInterrupted) and exc.run_dir is not None:
+                click.echo(f"Interrupted after step {exc.step}; the run is saved in {exc.run_dir}.\n"
+                           f"Resume it with: ganzoo train --resume {exc.run_dir}", err=True)
+            else:
+                click.echo("Interrupted.", err=True)
             raise click.exceptions.Exit(130) from None
 
 
@@ -133,11 +139,16 @@ def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+# TrainConfig fields set from train's options of the same name (architecture and -o handled apart).
+_TRAIN_FIELDS = ("dataset", "loss", "steps", "batch_size", "d_steps", "lr_g", "lr_d", "betas", "ema", "seed",
+                 "device", "precision", "image_size", "data_dir", "log_every", "deterministic", "checkpoint_every")
+
+
 @cli.command("train", context_settings=CONTEXT)
-@click.argument("architecture")
+@click.argument("architecture", required=False)
 @click.option("--dataset", default="digits", show_default=True, help="Registered dataset name (see `ganzoo list`).")
 @click.option("--loss", default=None, help="Registered loss name [default: the architecture's default].")
-@click.option("--steps", type=int, default=None, help="Generator steps [default: 5000].")
+@click.option("--steps", type=int, default=5000, show_default=True, help="Generator steps.")
 @click.option("--batch-size", type=int, default=64, show_default=True, help="Samples per batch.")
 @click.option("--d-steps", type=int, default=1, show_default=True,
               help="k: discriminator steps per generator step.")
@@ -157,34 +168,53 @@ def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
               help="Architecture hyperparameter, e.g. -o base_channels=32 (repeatable).")
 @click.option("--log-every", type=int, default=50, show_default=True, help="Steps between metric records.")
 @click.option("--deterministic", is_flag=True, help="Use deterministic algorithms for bit-exact reruns.")
+@click.option("--checkpoint-every", type=int, default=0, show_default=True,
+              help="Steps between run checkpoints (0: only when interrupted).")
+@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where checkpoints go [default: runs/<name>-<YYYYmmdd-HHMMSS>].")
+@click.option("--resume", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="RUN_DIR",
+              help="Continue the run saved in RUN_DIR (its options apply; --steps may extend it).")
 @_registry_option
 @click.option("--name", default=None, help="Model name in the registry [default: <architecture>-<dataset>].")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Sample grid PNG [default: samples/<name>-v<version>.png].")
 @click.option("--no-publish", is_flag=True, help="Do not store the model in the registry.")
-def train_cmd(architecture: str, dataset: str, loss: str | None, steps: int | None, batch_size: int, d_steps: int,
-              lr_g: float, lr_d: float, betas: tuple[float, float], ema: float, seed: int, device: str,
-              precision: str, image_size: int | None, data_dir: str | None, model_options: tuple[str, ...],
-              log_every: int, deterministic: bool, registry: Path | None, name: str | None, out: Path | None,
-              no_publish: bool) -> None:
+@click.pass_context
+def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple[str, ...], run_dir: Path | None,
+              resume: Path | None, registry: Path | None, name: str | None, out: Path | None, no_publish: bool,
+              **options: Any) -> None:
     """Train ARCHITECTURE on a dataset, save a sample grid and publish the model to the registry.
 
     \b
     ganzoo train dcgan                         DCGAN on the bundled 8x8 digits
     ganzoo train gan --dataset ring8           vanilla GAN on 8 Gaussians
     ganzoo train cdcgan --d-steps 2 --loss hinge
+    ganzoo train dcgan --checkpoint-every 500  checkpoint into runs/dcgan-digits-<time>/
+    ganzoo train --resume runs/dcgan-digits-20250101-120000 --steps 8000
     """
+    from click.core import ParameterSource
+
     from .api import default_model_name, generate, publish
+    from .checkpoint import default_run_dir, resume_config
     from .console import ProgressCallback, console
     from .trainer import TrainConfig, fit
     from .visual import save_samples
 
-    config = TrainConfig(
-        architecture=architecture, dataset=dataset, loss=loss, steps=steps if steps is not None else 5000,
-        batch_size=batch_size, d_steps=d_steps, lr_g=lr_g, lr_d=lr_d, betas=betas, ema=ema, seed=seed,
-        device=device, precision=precision, image_size=image_size, model=_parse_options(model_options),
-        data_dir=data_dir, log_every=log_every, deterministic=deterministic,
-    )
+    if resume is not None:
+        # the saved run's options, with only those typed on this command line laid over them
+        given = {k: options[k] for k in _TRAIN_FIELDS
+                 if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
+        if architecture is not None:
+            given["architecture"] = architecture
+        if model_options:
+            given["model"] = _parse_options(model_options)
+        config = resume_config(resume, given)
+        run_dir = run_dir or resume
+    else:
+        if architecture is None:
+            raise click.UsageError("missing argument ARCHITECTURE (or --resume RUN_DIR)")
+        config = TrainConfig(architecture=architecture, model=_parse_options(model_options),
+                             **{k: options[k] for k in _TRAIN_FIELDS})
     model_name = name or default_model_name(config)
     reg = None
     if not no_publish:
@@ -192,13 +222,17 @@ def train_cmd(architecture: str, dataset: str, loss: str | None, steps: int | No
 
         reg = Registry(registry)
         reg.check_name(model_name)  # refuse a bad name before training, not after
+    if run_dir is None:
+        run_dir = default_run_dir(model_name)
     progress = ProgressCallback()
     try:
-        result = fit(config, callbacks=[progress])
+        result = fit(config, callbacks=[progress], run_dir=run_dir, resume_from=resume)
     finally:
         progress.close()
     console.print(f"Trained {config.architecture} on {result.dataset.name} for {result.steps} steps "
                   f"in {result.seconds:.1f} s.")
+    if config.checkpoint_every:
+        console.print(f"Run checkpoint: {run_dir}")
     record = None
     if reg is not None:
         record = publish(result, name=model_name, registry=reg)
@@ -207,7 +241,7 @@ def train_cmd(architecture: str, dataset: str, loss: str | None, steps: int | No
         out = Path("samples") / (f"{record.name}-v{record.version}.png" if record else f"{model_name}.png")
     from .api import _nrow, _reference
 
-    grid = generate(result.best_generator, 64, seed=seed)
+    grid = generate(result.best_generator, 64, seed=config.seed)
     path = save_samples(grid, out, nrow=_nrow(result.spec.num_classes), reference=_reference(result))
     console.print(f"Sample grid: {path}")
 
@@ -236,6 +270,43 @@ def sample_cmd(ref: str, n: int, out: Path, label: int | None, seed: int, no_ema
     nrow = 8 if label is not None else _nrow(g.num_classes)
     path = save_samples(samples, out, nrow=nrow)
     console.print(f"Wrote {n} samples from {ref} to {path}")
+
+
+# -- eval --------------------------------------------------------------------------------------
+
+
+@cli.command("eval")
+@click.argument("ref")
+@click.option("--samples", type=int, default=None,
+              help="Generated and real samples [default: 2500 for 2-D mixtures, 2000 for images].")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the samples drawn.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Dataset files.")
+@click.option("--no-save", is_flag=True, help="Do not write the results into the model's manifest.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_registry_option
+def eval_cmd(ref: str, samples: int | None, seed: int, data_dir: str | None, no_save: bool, as_json: bool,
+             registry: Path | None) -> None:
+    """Evaluate a stored model on its dataset and record the numbers with it.
+
+    2-D mixtures (ring8, grid25): modes covered, share of high-quality samples, reverse KL
+    (VEEGAN/PacGAN protocol). Labelled images: Frechet distance, KID, precision/recall in the
+    feature space of a classifier ganzoo trains once per dataset, class-histogram KL, and
+    label accuracy for conditional models.
+    """
+    from .api import evaluate
+    from .console import print_json, print_table
+
+    if samples is not None and samples < 2:
+        raise ConfigError(f"--samples must be at least 2, got {samples}")
+    name, results = evaluate(ref, registry=registry, samples=samples, seed=seed, data_dir=data_dir,
+                             save=not no_save)
+    if as_json:
+        print_json({"ref": ref, "metrics": name, **results})
+        return
+    protocol = results.get("protocol", {})
+    print_table(f"{ref}: {name} metrics", ["metric", "value"],
+                [[k, f"{v:.4f}" if isinstance(v, float) else v] for k, v in results.items() if k != "protocol"])
+    print_table("Protocol", ["field", "value"], [[k, v] for k, v in protocol.items()])
 
 
 # -- models ------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ __all__ = [
     "PluginError",
     "RegistryError",
     "ShapeMismatchError",
+    "StorageError",
     "UnknownNameError",
 ]
 
@@ -74,3 +75,7 @@ class ModelNotFoundError(RegistryError, FileNotFoundError):
 
 class IntegrityError(RegistryError, ValueError):
     """A stored file whose size, hash or content is not what was recorded."""
+
+
+class StorageError(GanzooError, OSError):
+    """A file could not be written or read: disk full, no permission, a path that is not a folder."""

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import random
+import signal
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,13 +28,23 @@ from .errors import ConfigError, GanzooError
 from .losses import Loss
 from .models import Discriminator, Generator, ModelSpec
 
-__all__ = ["Callback", "TrainConfig", "TrainResult", "TrainingDiverged", "fit", "load_dataset", "resolve_device"]
+__all__ = ["Callback", "TrainConfig", "TrainResult", "TrainState", "TrainingDiverged", "TrainingInterrupted", "fit",
+           "load_dataset", "resolve_device"]
 
 PRECISIONS = ("fp32", "bf16")
 
 
 class TrainingDiverged(GanzooError, FloatingPointError):
-    """A loss became NaN or infinite; the optimizer step was not taken."""
+    """A loss or a gradient became NaN or infinite; the optimizer step was not taken."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) stopped a run after a complete step; callbacks saved what they save."""
+
+    def __init__(self, step: int, run_dir: Path | None = None) -> None:
+        super().__init__(f"interrupted after step {step}")
+        self.step = step  # the last completed generator step
+        self.run_dir = run_dir  # where the run was checkpointed, if anywhere
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,7 @@ class TrainConfig:
     data_dir: str | None = None  # where dataset files live; None = $GANZOO_DATA or the user data dir
     log_every: int = 50  # steps between metric records
     deterministic: bool = False  # torch.use_deterministic_algorithms for bit-exact reruns
+    checkpoint_every: int = 0  # steps between run checkpoints (with a run_dir); 0 = only at interruption
 
     def __post_init__(self) -> None:
         positive = {"steps": self.steps, "batch_size": self.batch_size, "d_steps": self.d_steps,
@@ -74,6 +89,9 @@ class TrainConfig:
             raise ConfigError(f"ema must be in [0, 1) (0 disables it), got {self.ema!r}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if not isinstance(self.checkpoint_every, int) or isinstance(self.checkpoint_every, bool) \
+                or self.checkpoint_every < 0:
+            raise ConfigError(f"checkpoint_every must be 0 or a positive integer, got {self.checkpoint_every!r}")
         if self.image_size is not None and self.image_size < 1:
             raise ConfigError(f"image_size must be a positive integer, got {self.image_size!r}")
 
@@ -109,6 +127,11 @@ class TrainState:
     fixed_z: torch.Tensor  # the latent every progress grid is drawn from
     fixed_labels: torch.Tensor | None
     step: int = 0  # generator steps completed
+    opt_g: torch.optim.Optimizer | None = None
+    opt_d: torch.optim.Optimizer | None = None
+    sampler: TensorSampler | None = None  # the real-data batches, with their random state
+    history: list[dict[str, float]] = field(default_factory=list)  # the metric records so far
+    seconds: float = 0.0  # training time before this process (a resumed run's earlier part)
 
 
 class Callback:
@@ -120,6 +143,9 @@ class Callback:
         """After each generator step; ``metrics`` are detached scalar tensors."""
 
     def on_train_end(self, state: TrainState) -> None: ...
+
+    def on_interrupt(self, state: TrainState) -> None:
+        """After a complete step, when Ctrl-C asked the run to stop (e.g. save a checkpoint)."""
 
 
 @dataclass
@@ -179,10 +205,29 @@ def load_dataset(name: str, *, image_size: int | None = None, data_dir: str | No
 
 
 def fit(config: TrainConfig, *, callbacks: Iterable[Callback] = (), catalog: Catalog | None = None,
-        dataset: Dataset | None = None) -> TrainResult:
-    """Train ``config.architecture`` on ``config.dataset`` with ``config.loss``; returns the trained networks."""
+        dataset: Dataset | None = None, run_dir: str | os.PathLike[str] | None = None,
+        resume_from: str | os.PathLike[str] | None = None) -> TrainResult:
+    """Train ``config.architecture`` on ``config.dataset`` with ``config.loss``; returns the trained networks.
+
+    With ``run_dir`` the run is checkpointed there (every ``config.checkpoint_every`` steps,
+    at the last step, and on Ctrl-C); ``resume_from`` continues the run saved in that folder
+    (and keeps checkpointing into it unless ``run_dir`` says otherwise). Ctrl-C finishes the
+    current step, lets callbacks save, then raises :class:`TrainingInterrupted`.
+    """
     catalog = catalog or get_catalog()
     callbacks = list(callbacks)
+    checkpoint = None
+    if resume_from is not None:
+        from .checkpoint import load_checkpoint
+
+        checkpoint = load_checkpoint(resume_from)  # a bad folder fails before the data is loaded
+        run_dir = resume_from if run_dir is None else run_dir
+    checkpointer = None
+    if run_dir is not None:
+        from .checkpoint import Checkpointer
+
+        checkpointer = Checkpointer(run_dir, config.checkpoint_every)
+        callbacks.append(checkpointer)
     arch = catalog.architecture(config.architecture)
     loss = catalog.loss(config.loss or arch.default_loss)
     device = resolve_device(config.device)
@@ -190,9 +235,29 @@ def fit(config: TrainConfig, *, callbacks: Iterable[Callback] = (), catalog: Cat
         dataset = load_dataset(config.dataset, image_size=config.image_size, data_dir=config.data_dir,
                                catalog=catalog)
 
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    try:
+        if config.deterministic:
+            torch.use_deterministic_algorithms(True)
+        with _sigint_deferred() as interrupted:
+            return _fit(config, callbacks, catalog, dataset, loss, device, checkpoint, interrupted)
+    except TrainingDiverged as exc:
+        if checkpointer is not None and checkpointer.saved_step is not None:
+            raise TrainingDiverged(f"{exc} The last good checkpoint (step {checkpointer.saved_step}) is kept "
+                                   f"in {checkpointer.run_dir}.") from None
+        raise
+    except TrainingInterrupted as exc:
+        if checkpointer is not None and checkpointer.saved_step == exc.step:
+            exc.run_dir = checkpointer.run_dir
+        raise
+    finally:
+        torch.use_deterministic_algorithms(was_deterministic)
+
+
+def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, dataset: Dataset, loss: Loss,
+         device: torch.device, checkpoint: dict[str, Any] | None, interrupted: Callable[[], bool]) -> TrainResult:
     torch.manual_seed(config.seed)
-    if config.deterministic:
-        torch.use_deterministic_algorithms(True)
+    random.seed(config.seed)  # unused by the loop; seeded (and checkpointed) for plugins that draw from it
     spec = catalog.resolve_spec(config.architecture, dataset.shape, dataset.num_classes, **config.model)
     G, D = catalog.build(spec)  # refuses data that does not fit, before any step
     G.to(device).train()
@@ -205,14 +270,19 @@ def fit(config: TrainConfig, *, callbacks: Iterable[Callback] = (), catalog: Cat
     ema = _make_ema(G, config.ema)
     fixed_z = G.sample_latent(64)
     fixed_labels = _grid_labels(64, spec.num_classes, device)
-    state = TrainState(config, spec, dataset, G, D, ema, loss, device, fixed_z, fixed_labels)
+    state = TrainState(config, spec, dataset, G, D, ema, loss, device, fixed_z, fixed_labels,
+                       opt_g=opt_g, opt_d=opt_d, sampler=sampler)
+    if checkpoint is not None:
+        from .checkpoint import restore
+
+        restore(state, checkpoint)  # weights, optimizers, random states, history: the run continues exactly
+    history = state.history
     b = config.batch_size
 
     for cb in callbacks:
         cb.on_train_start(state)
-    history: list[dict[str, float]] = []
-    start = time.perf_counter()
-    for step in range(1, config.steps + 1):
+    start = time.perf_counter() - state.seconds
+    for step in range(state.step + 1, config.steps + 1):
         # 1. k discriminator steps: D ascends V(D, G) on a real batch and a fresh generated one.
         D.requires_grad_(True)
         for _ in range(config.d_steps):
@@ -229,6 +299,7 @@ def fit(config: TrainConfig, *, callbacks: Iterable[Callback] = (), catalog: Cat
             _check_finite(d_loss, step, "discriminator")
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
+            _check_gradients(D, step, "discriminator")
             opt_d.step()
 
         # 2. one generator step on fresh noise; labels follow the data's label distribution.
@@ -240,9 +311,10 @@ def fit(config: TrainConfig, *, callbacks: Iterable[Callback] = (), catalog: Cat
         _check_finite(g_loss, step, "generator")
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
+        _check_gradients(G, step, "generator")
         opt_g.step()
 
-        # 3. bookkeeping: EMA, metrics, callbacks.
+        # 3. bookkeeping: EMA, metrics, callbacks (checkpoints among them); then honour a Ctrl-C.
         if ema is not None:
             ema.update(G, step=step)
         state.step = step
@@ -252,12 +324,16 @@ def fit(config: TrainConfig, *, callbacks: Iterable[Callback] = (), catalog: Cat
             "d_real": torch.sigmoid(real_logits.detach().float()).mean(),  # mean D(x)
             "d_fake": torch.sigmoid(fake_logits.detach().float()).mean(),  # mean D(G(z))
         }
+        state.seconds = time.perf_counter() - start
         if step % config.log_every == 0 or step == config.steps:
-            record = {"step": step, **{k: float(v) for k, v in metrics.items()},
-                      "seconds": time.perf_counter() - start}
+            record = {"step": step, **{k: float(v) for k, v in metrics.items()}, "seconds": state.seconds}
             history.append(record)
         for cb in callbacks:
             cb.on_step_end(state, metrics)
+        if interrupted():
+            for cb in callbacks:
+                cb.on_interrupt(state)
+            raise TrainingInterrupted(step)
     seconds = time.perf_counter() - start
 
     D.requires_grad_(True)
@@ -273,6 +349,29 @@ def fit(config: TrainConfig, *, callbacks: Iterable[Callback] = (), catalog: Cat
     for cb in callbacks:
         cb.on_train_end(state)
     return TrainResult(config, spec, dataset, G, D, ema_g, history, config.steps, seconds)
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[Callable[[], bool]]:
+    """While training, Ctrl-C only raises a flag the loop checks between steps.
+
+    So a step (and a checkpoint being written) always completes; further Ctrl-Cs while
+    the run winds down are absorbed. Signals reach only the main thread, so elsewhere
+    this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    requested = threading.Event()
+
+    def handler(signum: int, frame: Any) -> None:
+        requested.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield requested.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _make_ema(g: Generator, decay: float) -> Any:
@@ -295,6 +394,21 @@ def _check_finite(loss: torch.Tensor, step: int, network: str) -> None:
     if not torch.isfinite(loss):
         raise TrainingDiverged(
             f"the {network} loss became {loss.item()} at step {step}; the step was not applied. "
+            "Lower the learning rates (--lr-g/--lr-d) or try another --loss."
+        )
+
+
+def _check_gradients(network: nn.Module, step: int, name: str) -> None:
+    """Refuse NaN/inf gradients before the optimizer spreads them into the weights and Adam's moments."""
+    grads = [p.grad for p in network.parameters() if p.grad is not None]
+    if not grads:
+        return
+    norms = torch._foreach_norm(grads)  # one fused pass; non-finite entries make the total non-finite
+    total = torch.linalg.vector_norm(torch.stack([n.float() for n in norms]))
+    if not torch.isfinite(total):
+        bad = next(n for n, p in network.named_parameters() if p.grad is not None and not p.grad.isfinite().all())
+        raise TrainingDiverged(
+            f"the {name} gradients became non-finite at step {step} (first in {bad}); the step was not applied. "
             "Lower the learning rates (--lr-g/--lr-d) or try another --loss."
         )
 

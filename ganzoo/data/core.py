@@ -184,6 +184,19 @@ class TensorSampler:
         y = self.labels.index_select(0, idx) if self.labels is not None else None
         return x, y
 
+    def state_dict(self) -> dict[str, Any]:
+        """Where the sampler stands: its random state, this epoch's order and the position in it."""
+        return {"rng": self.generator.get_state(), "order": self._order.cpu(), "pos": self._pos}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        order = state["order"]
+        if not (isinstance(order, torch.Tensor) and order.dim() == 1 and int(order.numel()) in (0, len(self.data))):
+            raise ConfigError(f"the sampler state does not fit dataset {self.dataset.name!r} "
+                              f"({len(self.data)} samples)")
+        self.generator.set_state(state["rng"])
+        self._order = order.to(self.device)
+        self._pos = int(state["pos"])
+
     def sample_labels(self, n: int) -> torch.Tensor | None:
         """Labels drawn from the data's label distribution (for a conditional generator)."""
         if self.labels is None:

@@ -1,0 +1,224 @@
+"""Run checkpoints: a resumed run is bit-identical to an uninterrupted one; Ctrl-C, SIGKILL, divergence."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+import ganzoo
+from ganzoo.checkpoint import CHECKPOINT, CONFIG, load_checkpoint
+from ganzoo.cli import cli
+from ganzoo.trainer import Callback, TrainConfig, fit
+
+STEPS = 40
+EVERY = 20
+KILL_AT = 30  # after the checkpoint at step 20 is durable, before the run ends
+RUN = ["--batch-size", "16", "-o", "base_channels=8", "--deterministic", "--ema", "0.9", "--log-every", "5",
+       "--checkpoint-every", str(EVERY), "--no-publish"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch):
+    # Subprocesses and this process must reduce in the same order to agree bit for bit.
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("GANZOO_PLAIN_PROGRESS", "1")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def cli_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0):
+        result = runner.invoke(cli, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result
+
+    return invoke
+
+
+def assert_same_run(a: dict, b: dict) -> None:
+    """Weights, EMA, optimizer states, random states and logged losses are identical."""
+    def same(x, y, where):
+        if isinstance(x, torch.Tensor):
+            assert isinstance(y, torch.Tensor) and torch.equal(x, y), where
+        elif isinstance(x, dict):
+            assert x.keys() == y.keys(), where
+            for k in x:
+                same(x[k], y[k], f"{where}.{k}")
+        elif isinstance(x, list):
+            assert len(x) == len(y), where
+            for i, (p, q) in enumerate(zip(x, y, strict=True)):
+                same(p, q, f"{where}[{i}]")
+        else:
+            assert x == y, where
+
+    for key in ("step", "generator", "discriminator", "ema", "opt_g", "opt_d", "sampler", "rng", "fixed_z"):
+        same(a[key], b[key], key)
+    losses = [[(r["step"], r["d_loss"], r["g_loss"], r["d_real"], r["d_fake"]) for r in c["history"]]
+              for c in (a, b)]
+    assert losses[0] == losses[1]
+    assert len(losses[0]) == STEPS // 5
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory) -> dict:
+    """The uninterrupted run's final checkpoint."""
+    torch.set_num_threads(1)
+    folder = tmp_path_factory.mktemp("straight")
+    fit(config(STEPS), run_dir=folder)
+    return load_checkpoint(folder)
+
+
+def config(steps: int, **kw) -> TrainConfig:
+    base = dict(architecture="dcgan", dataset="digits", steps=steps, batch_size=16, model={"base_channels": 8},
+                deterministic=True, ema=0.9, log_every=5, checkpoint_every=EVERY)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_resumed_run_is_identical_to_a_straight_one(straight, tmp_path):
+    fit(config(EVERY), run_dir=tmp_path)
+    assert load_checkpoint(tmp_path)["step"] == EVERY
+    result = fit(config(STEPS), resume_from=tmp_path)
+    assert result.steps == STEPS and [r["step"] for r in result.history][-1] == STEPS
+    assert_same_run(straight, load_checkpoint(tmp_path))
+
+
+KILLER = """
+import os, signal, sys
+from ganzoo.console import ProgressCallback
+
+shown = ProgressCallback.on_step_end
+
+def on_step_end(self, state, metrics):
+    shown(self, state, metrics)
+    if state.step == {kill_at}:
+        os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no flush: as a power cut or the OOM killer would
+
+ProgressCallback.on_step_end = on_step_end
+from ganzoo.cli import main
+sys.argv = ["ganzoo"] + sys.argv[1:]
+main()
+"""
+
+
+def test_sigkill_mid_run_then_resume_matches_the_straight_run(straight, tmp_path, cli_run):
+    run_dir = tmp_path / "run"
+    script = tmp_path / "killer.py"
+    script.write_text(textwrap.dedent(KILLER.format(kill_at=KILL_AT)))
+    proc = subprocess.run([sys.executable, str(script), "train", "dcgan", "--steps", str(STEPS), *RUN,
+                           "--run-dir", str(run_dir)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert f"step {KILL_AT}/{STEPS}" in proc.stderr
+    assert load_checkpoint(run_dir)["step"] == EVERY  # the last complete checkpoint survived the kill
+    assert not [p for p in run_dir.iterdir() if p.name not in (CHECKPOINT, CONFIG)]  # no temporary left over
+
+    out = cli_run("train", "--resume", str(run_dir), "--no-publish").output
+    assert f"Trained dcgan on digits for {STEPS} steps" in out
+    assert_same_run(straight, load_checkpoint(run_dir))
+
+
+def test_resume_may_extend_steps_but_refuses_other_changes(tmp_path, cli_run):
+    run_dir = tmp_path / "run"
+    cli_run("train", "dcgan", "--steps", "4", *RUN, "--checkpoint-every", "2", "--run-dir", str(run_dir))
+    before = (run_dir / CHECKPOINT).read_bytes()
+    result = cli_run("train", "--resume", str(run_dir), "--batch-size", "32", "--lr-g", "0.001", code=1)
+    assert "batch_size (16 -> 32)" in result.output and "lr_g" in result.output
+    assert "steps" in result.output and "Traceback" not in result.output
+    result = cli_run("train", "gan", "--resume", str(run_dir), code=1)
+    assert "architecture ('dcgan' -> 'gan')" in result.output
+    assert (run_dir / CHECKPOINT).read_bytes() == before  # a refused resume changes nothing
+
+    cli_run("train", "dcgan", "--resume", str(run_dir), "--steps", "6", "--no-publish")
+    assert load_checkpoint(run_dir)["step"] == 6
+    assert '"steps": 6' in (run_dir / CONFIG).read_text()
+
+
+@pytest.mark.parametrize("folder", ["missing", "empty", "garbage"])
+def test_resume_from_something_that_is_not_a_run(tmp_path, cli_run, folder):
+    path = tmp_path / folder
+    if folder != "missing":
+        path.mkdir()
+    if folder == "garbage":
+        (path / CHECKPOINT).write_bytes(b"not a checkpoint")
+        (path / CONFIG).write_text("{}")
+    result = cli_run("train", "--resume", str(path), code=1)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:") and "Traceback" not in result.output
+
+
+def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "ganzoo", "train", "dcgan", "--steps", "100000", *RUN,
+                             "--log-every", "1", "--run-dir", str(run_dir)],
+                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    assert proc.stderr is not None
+    try:
+        for line in proc.stderr:
+            if line.startswith("step "):
+                break
+        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGINT)  # a second Ctrl-C while the checkpoint is written changes nothing
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert f"ganzoo train --resume {run_dir}" in err and "Traceback" not in err
+    step = load_checkpoint(run_dir)["step"]
+    assert 1 <= step < 100000
+    assert ganzoo.checkpoint.read_run_config(run_dir).steps == 100000
+
+
+class PoisonGradients(Callback):
+    """From step ``at`` + 1 on, the discriminator's first weight gets NaN gradients (the loss stays finite)."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def on_step_end(self, state, metrics):
+        if state.step == self.at:
+            weight = next(state.discriminator.parameters())
+            weight.requires_grad_(True)  # the loop froze D for G's step; the hook outlives the toggle
+            weight.register_hook(lambda g: torch.full_like(g, float("nan")))
+            weight.requires_grad_(False)
+
+
+def test_non_finite_gradients_stop_the_run_and_keep_the_last_checkpoint(tmp_path):
+    with pytest.raises(ganzoo.TrainingDiverged) as err:
+        fit(config(10, checkpoint_every=2), callbacks=[PoisonGradients(3)], run_dir=tmp_path)
+    message = str(err.value)
+    assert "discriminator gradients" in message and "step 4" in message
+    assert "last good checkpoint (step 2)" in message and str(tmp_path) in message
+    assert load_checkpoint(tmp_path)["step"] == 2
+    assert torch.isfinite(torch.cat([t.flatten() for t in load_checkpoint(tmp_path)["discriminator"].values()
+                                     if t.is_floating_point()])).all()
+
+
+def test_divergence_is_one_line_and_exit_1_on_the_command_line(cli_run, monkeypatch):
+    from ganzoo.console import ProgressCallback
+
+    shown = ProgressCallback.on_step_end
+    poison = PoisonGradients(2)
+
+    def on_step_end(self, state, metrics):
+        shown(self, state, metrics)
+        poison.on_step_end(state, metrics)
+
+    monkeypatch.setattr(ProgressCallback, "on_step_end", on_step_end)
+    result = cli_run("train", "dcgan", "--steps", "5", "--batch-size", "16", "-o", "base_channels=8",
+                     "--no-publish", code=1)
+    lines = result.output.strip().splitlines()
+    assert lines[-1].startswith("Error: the discriminator gradients became non-finite at step 3")
+    assert "Traceback" not in result.output and not Path("samples").exists()
+    assert not Path("runs").exists()  # no schedule and no Ctrl-C: nothing was checkpointed
