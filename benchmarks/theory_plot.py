@@ -11,10 +11,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
 
-from ganzoo.theory import check_optimal_discriminator, normal_pdf  # noqa: E402
+from ganzoo.theory import check_optimal_discriminator, normal_pdf
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "img" / "theory.png"
 
@@ -35,9 +35,9 @@ def main() -> None:
 
     means = [3.0, 2.0, 1.5, 1.0, 0.5, 0.25, 0.0]
     checks = [check_optimal_discriminator(m, 1.0) for m in means]
-    right.plot(means, [c.theory_value for c in checks], "k-", lw=3, alpha=0.3, label="2 JS(p_data‖p_g) − 2 log 2")
+    right.plot(means, [c.theory_value for c in checks], "k-", lw=3, alpha=0.3, label="2 JS(p_data‖p_g) - 2 log 2")
     right.plot(means, [c.value for c in checks], "ko", ms=4, label="V(D, G) with the trained D")
-    right.axhline(-2 * math.log(2), color="tab:red", lw=1, ls=":", label="−2 log 2 (p_g = p_data)")
+    right.axhline(-2 * math.log(2), color="tab:red", lw=1, ls=":", label="-2 log 2 (p_g = p_data)")
     right.set_xlabel("mean of p_g = N(μ, 1); p_data = N(0, 1)")
     right.invert_xaxis()
     right.legend(fontsize=8)

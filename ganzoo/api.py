@@ -115,3 +115,33 @@ def _reference(result: TrainResult) -> torch.Tensor | None:
     if result.dataset.is_image:
         return None
     return result.dataset.data[:2000]
+
+
+def evaluate(ref: str | os.PathLike[str], *, registry: Any = None, samples: int | None = None, seed: int = 0,
+             data_dir: str | None = None, save: bool = True) -> tuple[str, dict[str, Any]]:
+    """Evaluate a stored model on the dataset it was trained on; returns ``(metric set, results)``.
+
+    Registry models get the results written into their manifest (``metrics.<set>``) unless
+    ``save`` is False; a bare ``.safetensors`` file is evaluated and nothing is written.
+    """
+    import json
+
+    from .evaluation import evaluate as run_evaluation
+    from .registry import Registry, is_path_ref
+    from .trainer import load_dataset
+    from .weights import read_metadata
+
+    reg = registry if isinstance(registry, Registry) else Registry(registry)
+    g = load(ref, registry=reg)
+    if is_path_ref(ref):
+        info = json.loads(read_metadata(ref).get("ganzoo.dataset", "{}"))
+    else:
+        info = (g.ganzoo_manifest or {}).get("dataset", {})
+    if not info.get("name"):
+        raise ConfigError(f"{ref}: the model does not record the dataset it was trained on")
+    resize = (info.get("preprocessing") or {}).get("resize")
+    dataset = load_dataset(info["name"], image_size=resize["to"][0] if resize else None, data_dir=data_dir)
+    name, results = run_evaluation(g, dataset, reg.root, samples=samples, seed=seed)
+    if save and not is_path_ref(ref):
+        reg.record_metrics(str(ref), name, results)
+    return name, results

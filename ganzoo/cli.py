@@ -15,7 +15,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class GanzooGroup(click.Group):
-    """Turns library errors into one clean line (exit 1) and Ctrl-C into exit 130."""
+    """Turns library and file-system errors into one clean line (exit 1) and Ctrl-C into exit 130."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -24,6 +24,11 @@ class GanzooGroup(click.Group):
             if os.environ.get("GANZOO_DEBUG") or (ctx.obj or {}).get("debug"):
                 raise
             raise _Failure(str(exc)) from None
+        except OSError as exc:  # disk full, permissions, ... where no library call gave it a better message
+            if os.environ.get("GANZOO_DEBUG") or (ctx.obj or {}).get("debug"):
+                raise
+            where = f": {exc.filename}" if exc.filename else ""
+            raise _Failure(f"{exc.strerror or exc}{where}") from None
         except KeyboardInterrupt as exc:
             from .trainer import TrainingInterrupted
 
@@ -221,7 +226,8 @@ def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple
         from .registry import Registry
 
         reg = Registry(registry)
-        reg.check_name(model_name)  # refuse a bad name before training, not after
+        reg.check_name(model_name)  # refuse a bad name or an unwritable registry before training, not after
+        reg.check_writable()
     if run_dir is None:
         run_dir = default_run_dir(model_name)
     progress = ProgressCallback()

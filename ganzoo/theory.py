@@ -71,10 +71,13 @@ def check_optimal_discriminator(
     d_star = p_data / (p_data + p_g)
     mass = (p_data > mass_threshold) | (p_g > mass_threshold)
     # log D = -softplus(-l), log(1 - D) = -softplus(l): exact even where D rounds to 0 or 1
-    value = float(((-p_data * nn.functional.softplus(-logits) - p_g * nn.functional.softplus(logits)).sum() * dx))
+    value = float((-p_data * nn.functional.softplus(-logits) - p_g * nn.functional.softplus(logits)).sum() * dx)
     mix = 0.5 * (p_data + p_g)
-    kl = lambda p: float((p * torch.log(p / mix)).nan_to_num().sum() * dx)  # noqa: E731
-    js = 0.5 * (kl(p_data) + kl(p_g))
+
+    def kl_to_mix(p: torch.Tensor) -> float:
+        return float((p * torch.log(p / mix)).nan_to_num().sum() * dx)
+
+    js = 0.5 * (kl_to_mix(p_data) + kl_to_mix(p_g))
     return OptimalDiscriminatorCheck(
         max_abs_error=float((d - d_star).abs()[mass].max()),
         value=value, theory_value=2 * js - 2 * math.log(2), js=js, grid=x, d=d, d_star=d_star,

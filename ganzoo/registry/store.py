@@ -11,20 +11,21 @@ Layout (``docs/registry.md`` is the full reference)::
 from __future__ import annotations
 
 import builtins
+import contextlib
 import difflib
 import json
 import math
 import os
 import secrets
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..errors import ConfigError, IntegrityError, ModelNotFoundError
+from ..errors import ConfigError, GanzooError, IntegrityError, ModelNotFoundError, StorageError
 from ..models import ModelSpec
 from ..weights import ROLES, decode_weights, save_weights, weight_metadata
 from . import index as ix
@@ -73,6 +74,22 @@ class Registry:
     def __repr__(self) -> str:
         return f"Registry({str(self.root)!r})"
 
+    def check_writable(self) -> None:
+        """Refuse, before a long training run, a root that cannot become a folder (nothing is created)."""
+        path = self.root
+        while not path.exists():
+            if path.parent == path:
+                break
+            path = path.parent
+        if path != self.root and not path.is_dir():
+            raise StorageError(f"the registry root {self.root} cannot be created: {path} is a file, not a folder; "
+                               "pass another --registry")
+        if path.is_dir() and not os.access(path, os.W_OK | os.X_OK):
+            raise StorageError(f"the registry root {self.root} is not writable ({path} refuses writes); "
+                               "pass another --registry")
+        if path == self.root and not path.is_dir():
+            raise ConfigError(f"the registry root {self.root} is a file, not a folder; pass another --registry")
+
     @staticmethod
     def check_name(name: str) -> str:
         """Return ``name`` if it is a valid model name, else raise ConfigError (call before training)."""
@@ -104,50 +121,51 @@ class Registry:
         base_meta = _base_metadata(metadata, spec, dataset)
         versions = library_versions()
 
-        if self.root.exists() and not self.root.is_dir():
-            raise ConfigError(f"the registry root {self.root} is a file, not a folder; pass another --registry")
-        tmp = inside(self.root, self.root / "tmp")
-        tmp.mkdir(parents=True, exist_ok=True)
-        remove_stale(tmp, STALE_STAGING_S)
-        # Not tempfile.mkdtemp: its 0o700 mode would follow the folder into models/.
-        staging = tmp / f"publish-{name}-{secrets.token_hex(8)}"
-        staging.mkdir()
-        final: Path | None = None
-        moved = False
-        try:
-            with self._index.writing() as conn:
-                version = ix.next_version(conn, name)
-                ref = f"{name}:{version}"
-                final = inside(self.root, self.root / "models" / name / str(version))
-                if final.exists() or final.is_symlink():
-                    _remove_tree(final)  # not in the index: an orphan of a crashed publish
-                for role in roles:
-                    save_weights(staging / f"{role}.safetensors", weights[role],
-                                 {**base_meta, "ganzoo.role": role, "ganzoo.model": ref})
-                for filename, data in extras.items():
-                    write_durable(staging / filename, data)
-                files = {}
-                for path in sorted(staging.iterdir()):
-                    digest, size = sha256_file(path)
-                    files[path.name] = {"sha256": digest, "size": size}
-                created = utc_now()
-                full = {"format": MANIFEST_FORMAT, "name": name, "version": version, "created": created,
-                        **body, "files": files, "versions": versions}
-                write_durable(staging / MANIFEST, (json.dumps(full, indent=2) + "\n").encode())
-                fsync_dir(staging)
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staging, final)
-                moved = True
-                fsync_dir(final.parent)
-                row = ix.Row(name, version, spec.architecture, str(dataset["name"]), int(body["steps"]), created,
-                             tuple(sorted(alias_list)))
-                ix.insert_version(conn, row)
-        except BaseException:
-            if moved and final is not None:
-                _remove_tree(final)
-            raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        with _storage_errors(f"could not store {name} in the registry at {self.root}"):
+            if self.root.exists() and not self.root.is_dir():
+                raise ConfigError(f"the registry root {self.root} is a file, not a folder; pass another --registry")
+            tmp = inside(self.root, self.root / "tmp")
+            tmp.mkdir(parents=True, exist_ok=True)
+            remove_stale(tmp, STALE_STAGING_S)
+            # Not tempfile.mkdtemp: its 0o700 mode would follow the folder into models/.
+            staging = tmp / f"publish-{name}-{secrets.token_hex(8)}"
+            staging.mkdir()
+            final: Path | None = None
+            moved = False
+            try:
+                with self._index.writing() as conn:
+                    version = ix.next_version(conn, name)
+                    ref = f"{name}:{version}"
+                    final = inside(self.root, self.root / "models" / name / str(version))
+                    if final.exists() or final.is_symlink():
+                        _remove_tree(final)  # not in the index: an orphan of a crashed publish
+                    for role in roles:
+                        save_weights(staging / f"{role}.safetensors", weights[role],
+                                     {**base_meta, "ganzoo.role": role, "ganzoo.model": ref})
+                    for filename, data in extras.items():
+                        write_durable(staging / filename, data)
+                    files = {}
+                    for path in sorted(staging.iterdir()):
+                        digest, size = sha256_file(path)
+                        files[path.name] = {"sha256": digest, "size": size}
+                    created = utc_now()
+                    full = {"format": MANIFEST_FORMAT, "name": name, "version": version, "created": created,
+                            **body, "files": files, "versions": versions}
+                    write_durable(staging / MANIFEST, (json.dumps(full, indent=2) + "\n").encode())
+                    fsync_dir(staging)
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(staging, final)
+                    moved = True
+                    fsync_dir(final.parent)
+                    row = ix.Row(name, version, spec.architecture, str(dataset["name"]), int(body["steps"]), created,
+                                 tuple(sorted(alias_list)))
+                    ix.insert_version(conn, row)
+            except BaseException:
+                if moved and final is not None:
+                    _remove_tree(final)
+                raise
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
         return self._record(row)
 
     # -- lookups -------------------------------------------------------------------------------
@@ -207,6 +225,31 @@ class Registry:
         return decode_weights(data, path)[1]
 
     # -- changes -------------------------------------------------------------------------------
+    def record_metrics(self, ref_or_record: str | ModelRecord, key: str, value: Mapping[str, Any]) -> dict[str, Any]:
+        """Store evaluation results under ``manifest["metrics"][key]``; returns the new manifest.
+
+        The manifest is rewritten atomically (temporary file, fsync, rename) while the index's
+        write lock is held, so concurrent evaluations of one version do not lose each other's
+        numbers. Weight files and their hashes are untouched.
+        """
+        with self._index.writing():
+            record = self._get(ref_or_record)
+            manifest = self.manifest(record)
+            found = manifest.get("metrics")
+            metrics: dict[str, Any] = found if isinstance(found, dict) else {}
+            metrics[key] = _finite(json.loads(json.dumps(dict(value))))
+            manifest["metrics"] = metrics
+            path = inside(self.root, record.path / MANIFEST)
+            tmp = path.with_name(f".{MANIFEST}.{os.getpid()}.tmp")
+            tmp.unlink(missing_ok=True)
+            try:
+                write_durable(tmp, (json.dumps(manifest, indent=2) + "\n").encode())
+                os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
+            fsync_dir(path.parent)
+            return manifest
+
     def set_alias(self, ref: str, alias: str) -> ModelRecord:
         """Point ``name@alias`` at the version ``ref`` resolves to (moving it if it exists)."""
         alias = check_alias(alias)
@@ -399,3 +442,15 @@ def _remove_tree(path: Path) -> None:
         path.unlink(missing_ok=True)
     else:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _storage_errors(what: str) -> Iterator[None]:
+    """Disk full, permission denied, a file where a folder should be: one StorageError saying so."""
+    try:
+        yield
+    except GanzooError:
+        raise
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise StorageError(f"{what}: {exc.strerror or exc}{where}; nothing was stored") from exc

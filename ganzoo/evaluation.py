@@ -1,0 +1,183 @@
+"""Evaluating generators: the 2-D mixture protocol and classifier-feature metrics for images.
+
+Image metrics use a small classifier that ganzoo trains once per dataset (fixed seed) and
+caches in the registry under ``classifiers/``; its penultimate layer is the feature space
+for the Fréchet distance, KID and precision/recall, and its predictions give the class
+histogram and, for conditional models, label accuracy. Every result carries its protocol.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .data import Dataset, grid25_centers, ring8_centers
+from .data.builtin import GRID_STD, RING_STD
+from .errors import ConfigError, IntegrityError
+from .metrics import (
+    class_histogram_kl,
+    frechet_distance,
+    kernel_inception_distance,
+    mixture_score,
+    precision_recall,
+)
+from .models import Generator
+
+__all__ = ["FeatureClassifier", "evaluate", "evaluate_images", "evaluate_mixture", "load_or_train_classifier"]
+
+MIXTURES = {"ring8": (ring8_centers, RING_STD), "grid25": (grid25_centers, GRID_STD)}
+MIXTURE_SAMPLES = 2500  # VEEGAN / PacGAN
+CLASSIFIER_RECIPE: dict[str, Any] = {"version": 1, "steps": 600, "batch_size": 128, "lr": 1e-3, "seed": 0,
+                                     "held_out": 0.1}
+
+
+class FeatureClassifier(nn.Module):
+    """Three 3x3 conv blocks (the last two strided), global average pooling to 128 features, a linear head."""
+
+    def __init__(self, channels: int, num_classes: int, width: int = 32) -> None:
+        super().__init__()
+
+        def block(c_in: int, c_out: int, stride: int) -> list[nn.Module]:
+            return [nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+        self.features = nn.Sequential(*block(channels, width, 1), *block(width, 2 * width, 2),
+                                      *block(2 * width, 4 * width, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(4 * width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f = self.features(x)
+        return f, self.head(f)
+
+
+def _dataset_key(dataset: Dataset) -> str:
+    ident = {"name": dataset.name, "shape": list(dataset.shape), "classes": dataset.num_classes,
+             "size": len(dataset), "preprocessing": dataset.preprocessing, "recipe": CLASSIFIER_RECIPE}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def load_or_train_classifier(dataset: Dataset, root: Path) -> tuple[FeatureClassifier, dict[str, Any]]:
+    """The dataset's feature classifier: loaded from ``root/classifiers`` or trained and stored there."""
+    from .registry.fsutil import fsync_dir
+    from .weights import read_weights, save_weights
+
+    if not dataset.is_image or dataset.labels is None:
+        raise ConfigError(f"dataset {dataset.name!r} needs labelled images for classifier metrics")
+    key = _dataset_key(dataset)
+    path = root / "classifiers" / f"{dataset.name}-{key}.safetensors"
+    model = FeatureClassifier(dataset.shape[0], dataset.num_classes)
+    if path.exists():
+        meta, tensors = read_weights(path)
+        try:
+            model.load_state_dict(tensors)
+        except RuntimeError as exc:
+            raise IntegrityError(f"{path}: not a feature classifier for {dataset.name!r}: {exc}") from exc
+        return model.eval(), json.loads(meta["ganzoo.classifier"])  # trained once, reused by every eval
+
+    recipe = CLASSIFIER_RECIPE
+    g = torch.Generator().manual_seed(recipe["seed"])
+    with torch.random.fork_rng():
+        torch.manual_seed(recipe["seed"])
+        model = FeatureClassifier(dataset.shape[0], dataset.num_classes)
+    order = torch.randperm(len(dataset), generator=g)
+    n_test = max(1, int(len(dataset) * recipe["held_out"]))
+    test_idx, train_idx = order[:n_test], order[n_test:]
+    opt = torch.optim.Adam(model.parameters(), lr=recipe["lr"])
+    start = time.perf_counter()
+    model.train()
+    for _ in range(recipe["steps"]):
+        idx = train_idx[torch.randint(len(train_idx), (recipe["batch_size"],), generator=g)]
+        _, logits = model(dataset.to_float(dataset.data[idx]))
+        loss = nn.functional.cross_entropy(logits, dataset.labels[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        correct = sum(int((model(dataset.to_float(dataset.data[c]))[1].argmax(1) == dataset.labels[c]).sum())
+                      for c in test_idx.split(1024))
+    info = {"dataset": dataset.name, "key": key, "accuracy": correct / n_test, "held_out": n_test,
+            "recipe": recipe, "seconds": round(time.perf_counter() - start, 1), "features": 4 * 32}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_weights(tmp, model.state_dict(), {"ganzoo.classifier": json.dumps(info)})
+    tmp.replace(path)
+    fsync_dir(path.parent)
+    return model, info
+
+
+@torch.no_grad()
+def _features(model: FeatureClassifier, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    feats, preds = [], []
+    for chunk in images.split(512):
+        f, logits = model(chunk)
+        feats.append(f)
+        preds.append(logits.argmax(1))
+    return torch.cat(feats), torch.cat(preds)
+
+
+def evaluate_images(generator: Generator, dataset: Dataset, root: Path, *, samples: int = 2000,
+                    seed: int = 0) -> dict[str, Any]:
+    """Classifier-feature metrics of ``generator`` against ``samples`` real images of ``dataset``."""
+    classifier, info = load_or_train_classifier(dataset, root)
+    g = torch.Generator().manual_seed(seed)
+    n = min(samples, len(dataset))
+    real_idx = torch.randperm(len(dataset), generator=g)[:n]
+    real_f, real_pred = _features(classifier, dataset.to_float(dataset.data[real_idx]))
+    labels = None
+    if generator.num_classes:
+        assert dataset.labels is not None
+        labels = dataset.labels[torch.randint(len(dataset), (n,), generator=g)]
+    from .api import generate
+
+    fake = generate(generator, n, labels=labels, seed=seed).cpu()
+    fake_f, fake_pred = _features(classifier, fake)
+    kid, kid_std = kernel_inception_distance(real_f, fake_f, subset_size=min(1000, n))
+    precision, recall = precision_recall(real_f, fake_f)
+    result: dict[str, Any] = {
+        "fd": frechet_distance(real_f, fake_f), "kid": kid, "kid_std": kid_std,
+        "precision": precision, "recall": recall,
+        "class_kl": class_histogram_kl(fake_pred, dataset.labels if dataset.labels is not None else real_pred,
+                                       dataset.num_classes),
+    }
+    if labels is not None:
+        result["label_accuracy"] = float((fake_pred == labels).float().mean())
+    result["protocol"] = {
+        "kind": "classifier-features", "samples": n, "reference": f"{n} random training images, seed {seed}",
+        "features": f"ganzoo FeatureClassifier {info['features']}-d, {info['key']}",
+        "classifier_accuracy": info["accuracy"], "classifier_held_out": info["held_out"],
+        "resize": dataset.preprocessing.get("resize", "none"), "kid": "poly kernel, 50 subsets",
+        "precision_recall": "k=3 nearest neighbours",
+    }
+    return result
+
+
+@torch.no_grad()
+def evaluate_mixture(generator: Generator, dataset_name: str, *, samples: int = MIXTURE_SAMPLES,
+                     seed: int = 0) -> dict[str, Any]:
+    """The VEEGAN/PacGAN 2-D protocol: modes covered, high-quality share, reverse KL."""
+    centers_fn, std = MIXTURES[dataset_name]
+    from .api import generate
+
+    x = generate(generator, samples, seed=seed)
+    score = mixture_score(x, centers_fn(), std)
+    result: dict[str, Any] = score.to_dict()
+    result["protocol"] = {"kind": "2d-mixture", "samples": samples, "high_quality": "within 3 std of a centre",
+                          "covered": f">= {score.min_count} high-quality samples", "std": std, "seed": seed}
+    return result
+
+
+def evaluate(generator: Generator, dataset: Dataset, root: Path, *, samples: int | None = None,
+             seed: int = 0) -> tuple[str, dict[str, Any]]:
+    """Pick the protocol that fits the dataset; returns ``(metric set name, results)``."""
+    if dataset.name in MIXTURES and not dataset.is_image:
+        return "mixture", evaluate_mixture(generator, dataset.name, samples=samples or MIXTURE_SAMPLES, seed=seed)
+    if dataset.is_image and dataset.labels is not None:
+        return "classifier", evaluate_images(generator, dataset, root, samples=samples or 2000, seed=seed)
+    raise ConfigError(f"no evaluation protocol for dataset {dataset.name!r}: metrics need a 2-D mixture "
+                      "(ring8, grid25) or labelled images")

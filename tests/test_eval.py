@@ -1,0 +1,71 @@
+"""`ganzoo eval`: the protocol per dataset, results stored in the manifest, the classifier cached."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ganzoo.cli import cli
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def invoke(*args: str, ok: bool = True):
+        result = runner.invoke(cli, list(args), catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, result.output
+        return result
+
+    return invoke
+
+
+def test_eval_of_a_2d_mixture_model_is_recorded_in_its_manifest(run):
+    run("train", "gan", "--dataset", "ring8", "--steps", "5")
+    out = json.loads(run("eval", "gan-ring8", "--json").output)
+    assert out["metrics"] == "mixture" and out["num_modes"] == 8 and out["samples"] == 2500
+    assert 0 <= out["high_quality"] <= 1 and 0 <= out["modes_covered"] <= 8
+    assert out["protocol"]["kind"] == "2d-mixture"
+    manifest = json.loads(run("models", "show", "gan-ring8").output)
+    assert manifest["metrics"]["mixture"]["modes_covered"] == out["modes_covered"]
+    assert "verified" in run("models", "verify").output  # rewriting the manifest broke no hash
+
+
+def test_eval_of_an_image_model_trains_and_caches_a_classifier(run, tmp_path):
+    run("train", "cdcgan", "--steps", "3", "--batch-size", "16", "-o", "base_channels=8")
+    first = json.loads(run("eval", "cdcgan-digits", "--samples", "300", "--json").output)
+    for key in ("fd", "kid", "precision", "recall", "class_kl", "label_accuracy"):
+        assert isinstance(first[key], float), key
+    assert first["protocol"]["classifier_accuracy"] > 0.9  # the feature network really learned digits
+    cached = list(Path(os.environ["GANZOO_REGISTRY"], "classifiers").glob("digits-*.safetensors"))
+    assert len(cached) == 1
+    mtime = cached[0].stat().st_mtime_ns
+    second = json.loads(run("eval", "cdcgan-digits", "--samples", "300", "--json").output)
+    assert cached[0].stat().st_mtime_ns == mtime  # reused, not retrained
+    assert second["fd"] == pytest.approx(first["fd"])
+    table = run("eval", "cdcgan-digits", "--samples", "300", "--no-save").output
+    assert "label_accuracy" in table and "Protocol" in table
+
+
+def test_eval_of_a_bare_file_writes_nothing(run, tmp_path):
+    run("train", "gan", "--dataset", "ring8", "--steps", "3")
+    record = json.loads(run("models", "--json").output)[0]
+    copied = shutil.copy(f"{record['path']}/generator.safetensors", tmp_path / "alone.safetensors")
+    before = (tmp_path / "alone.safetensors").read_bytes()
+    out = json.loads(run("eval", str(copied), "--json").output)
+    assert out["metrics"] == "mixture"
+    assert (tmp_path / "alone.safetensors").read_bytes() == before
+
+
+def test_eval_refuses_bad_input(run):
+    result = run("eval", "missing-model", ok=False)
+    assert result.exit_code == 1 and "missing-model" in result.output and "Traceback" not in result.output
+    run("train", "gan", "--dataset", "ring8", "--steps", "2")
+    assert run("eval", "gan-ring8", "--samples", "1", ok=False).exit_code == 1
