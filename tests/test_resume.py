@@ -75,9 +75,11 @@ def assert_same_run(a: dict, b: dict) -> None:
 @pytest.fixture(scope="module")
 def straight(tmp_path_factory) -> dict:
     """The uninterrupted run's final checkpoint."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
     folder = tmp_path_factory.mktemp("straight")
     fit(config(STEPS), run_dir=folder)
+    torch.set_num_threads(threads)
     return load_checkpoint(folder)
 
 

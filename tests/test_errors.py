@@ -1,0 +1,181 @@
+"""Every known user mistake (docs/errors.md): one clear line, a non-zero exit, no traceback, nothing stored changed."""
+
+from __future__ import annotations
+
+import errno
+import re
+import shutil
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import safetensors.torch
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+import ganzoo.registry.store
+from ganzoo.cli import cli
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
+FAST = ["--steps", "2", "--batch-size", "16", "-o", "base_channels=8"]
+
+
+def _disk_full(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def _denied(*args, **kwargs):
+    raise PermissionError(errno.EACCES, "Permission denied")
+
+
+def _offline(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
+    monkeypatch.setattr(socket, "getaddrinfo", _denied)
+    monkeypatch.setattr(socket.socket, "connect", _denied)
+
+
+def _unlabelled_folder(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
+    for i in range(4):
+        (cwd / "images").mkdir(exist_ok=True)
+        Image.new("L", (8, 8), i * 40).save(cwd / "images" / f"{i}.png")
+
+
+def _a_file(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
+    (cwd / "afile").write_text("not a folder")
+
+
+def _empty_folder(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
+    (cwd / "empty").mkdir()
+
+
+def _patch(target: object, name: str, fn: Callable[..., object]) -> Callable[[pytest.MonkeyPatch, Path], None]:
+    return lambda monkeypatch, cwd: monkeypatch.setattr(target, name, fn)
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str  # the row's name in docs/errors.md
+    args: list[str]
+    says: str  # a fragment of the one error line
+    code: int = 1  # 2 for usage errors click catches while parsing
+    setup: Callable[[pytest.MonkeyPatch, Path], None] | None = field(default=None, compare=False)
+
+
+ROWS = [
+    # names
+    Row("unknown-architecture", ["train", "dcgna"], "did you mean 'dcgan'"),
+    Row("unknown-loss", ["train", "dcgan", "--loss", "hingee"], "did you mean 'hinge'"),
+    Row("unknown-dataset", ["train", "dcgan", "--dataset", "digitz"], "did you mean 'digits'"),
+    Row("unknown-model-option", ["train", "dcgan", "-o", "base_chanels=8"], "has no option 'base_chanels'"),
+    Row("malformed-model-option", ["train", "dcgan", "-o", "base_channels"], "must look like KEY=VALUE"),
+    Row("unknown-device", ["train", "dcgan", "--device", "tpu"], "unknown device 'tpu'"),
+    Row("missing-architecture", ["train"], "missing argument ARCHITECTURE", code=2),
+    # data and architecture that do not fit
+    Row("impossible-image-size", ["train", "dcgan", "--image-size", "5", *FAST], "cannot build for image size 5"),
+    Row("pinned-image-size", ["train", "dcgan", *FAST, "-o", "image_size=16"], "Pass --image-size 16"),
+    Row("conditional-on-unlabelled", ["train", "cgan", "--dataset", "folder", "--data-dir", "images", "--steps", "2",
+                                      "--batch-size", "2"], "is conditional: it needs labelled data",
+        setup=_unlabelled_folder),
+    Row("batch-larger-than-dataset", ["train", "dcgan", "--batch-size", "5000"], "pass --batch-size 1797 or less"),
+    Row("label-out-of-range", ["sample", "cgan-digits", "--label", "12"], "label 12 is out of range"),
+    Row("label-on-unconditional", ["sample", "dcgan-digits", "--label", "3"], "this model is unconditional"),
+    # numbers
+    Row("zero-steps", ["train", "dcgan", "--steps", "0"], "steps must be a positive integer"),
+    Row("negative-batch-size", ["train", "dcgan", "--batch-size", "-1"], "batch_size must be a positive integer"),
+    Row("batch-size-one", ["train", "dcgan", "--batch-size", "1"], "batch_size must be at least 2"),
+    Row("zero-d-steps", ["train", "dcgan", "--d-steps", "0"], "d_steps must be a positive integer"),
+    Row("zero-learning-rate", ["train", "dcgan", "--lr-g", "0"], "lr_g must be a positive number"),
+    Row("betas-out-of-range", ["train", "dcgan", "--betas", "1.5", "0.9"], "betas must be two numbers in [0, 1)"),
+    Row("ema-out-of-range", ["train", "dcgan", "--ema", "1"], "ema must be in [0, 1)"),
+    Row("zero-image-size", ["train", "dcgan", "--image-size", "0"], "image_size must be a positive integer"),
+    Row("zero-log-every", ["train", "dcgan", "--log-every", "0"], "log_every must be a positive integer"),
+    Row("negative-checkpoint-every", ["train", "dcgan", "--checkpoint-every", "-1"],
+        "checkpoint_every must be 0 or a positive integer"),
+    Row("zero-samples", ["sample", "dcgan-digits", "-n", "0"], "number of samples must be a positive integer"),
+    # the registry
+    Row("bad-model-name", ["train", "dcgan", "--name", "../x"], "invalid model name '../x'"),
+    Row("unknown-model", ["sample", "dcgan-digitz"], "no model 'dcgan-digitz'"),
+    Row("unknown-version", ["sample", "dcgan-digits:9"], "has no version 9"),
+    Row("unknown-alias", ["sample", "dcgan-digits@best"], "has no alias 'best'"),
+    Row("bad-alias", ["models", "alias", "dcgan-digits:1", "my best"], "invalid alias 'my best'"),
+    Row("remove-unknown-model", ["models", "rm", "dcgan-digitz", "--yes"], "no model 'dcgan-digitz'"),
+    Row("registry-is-a-file", ["train", "dcgan", *FAST, "--registry", "afile"], "is a file", code=2, setup=_a_file),
+    Row("registry-below-a-file", ["train", "dcgan", *FAST, "--registry", "afile/registry"],
+        "cannot be created: ", setup=_a_file),
+    Row("registry-not-writable", ["train", "dcgan", *FAST], "Permission denied; nothing was stored",
+        setup=_patch(ganzoo.registry.store, "write_durable", _denied)),
+    Row("disk-full-publishing", ["train", "dcgan", *FAST], "No space left on device; nothing was stored",
+        setup=_patch(ganzoo.registry.store, "write_durable", _disk_full)),
+    Row("disk-full-writing-weights", ["train", "dcgan", *FAST], "No space left on device; nothing was stored",
+        setup=_patch(safetensors.torch, "save_file", _disk_full)),
+    Row("disk-full-checkpointing", ["train", "dcgan", *FAST, "--checkpoint-every", "1"],
+        "No space left on device", setup=_patch(torch, "save", _disk_full)),
+    Row("disk-full-sample-grid", ["sample", "dcgan-digits"], "No space left on device",
+        setup=_patch(Image.Image, "save", _disk_full)),
+    # files
+    Row("missing-data-files", ["train", "dcgan", "--dataset", "mnist", *FAST], "cannot download", setup=_offline),
+    Row("missing-data-folder", ["train", "dcgan", "--dataset", "folder", "--data-dir", "nowhere", *FAST],
+        "does not exist"),
+    Row("resume-missing-folder", ["train", "--resume", "nowhere"], "is not a run folder"),
+    Row("resume-not-a-run", ["train", "--resume", "empty"], "is not a run folder", setup=_empty_folder),
+]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # tiny networks: one thread is faster than two fighting over a busy machine
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def stocked(tmp_path_factory) -> Path:
+    """A registry holding dcgan-digits:1 and cgan-digits:1, built once."""
+    root = tmp_path_factory.mktemp("stocked")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path_factory.mktemp("cwd"))
+        for args in (["dcgan", *FAST], ["cgan", "--steps", "2", "--batch-size", "16"]):
+            result = CliRunner().invoke(cli, ["train", *args, "--registry", str(root)], catch_exceptions=False)
+            assert result.exit_code == 0, result.output
+    torch.set_num_threads(threads)
+    return root
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
+def test_a_mistake_gets_one_line_and_changes_nothing(row, stocked, tmp_path, monkeypatch):
+    registry = tmp_path / "registry"
+    shutil.copytree(stocked, registry)
+    monkeypatch.setenv("GANZOO_REGISTRY", str(registry))
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    if row.setup is not None:
+        row.setup(monkeypatch, cwd)
+    before = snapshot(registry)
+
+    result = CliRunner().invoke(cli, row.args)
+
+    assert result.exit_code == row.code, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if "Error" in line]
+    assert len(errors) == 1 and errors[0].startswith("Error: "), result.output
+    assert row.says in errors[0]
+    assert result.output.rstrip().endswith(errors[0])  # the error is the last thing said
+    assert snapshot(registry) == before
+
+
+def test_every_documented_mistake_is_tested():
+    documented = re.findall(r"^\| `([a-z0-9-]+)` \|", DOC.read_text(), flags=re.MULTILINE)
+    assert sorted(documented) == sorted(r.id for r in ROWS)
+    assert len(set(documented)) == len(documented)
