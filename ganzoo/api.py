@@ -118,7 +118,7 @@ def _reference(result: TrainResult) -> torch.Tensor | None:
 
 
 def evaluate(ref: str | os.PathLike[str], *, registry: Any = None, samples: int | None = None, seed: int = 0,
-             data_dir: str | None = None, save: bool = True) -> tuple[str, dict[str, Any]]:
+             data_dir: str | None = None, save: bool = True, inception: bool = False) -> tuple[str, dict[str, Any]]:
     """Evaluate a stored model on the dataset it was trained on; returns ``(metric set, results)``.
 
     Registry models get the results written into their manifest (``metrics.<set>``) unless
@@ -141,7 +141,12 @@ def evaluate(ref: str | os.PathLike[str], *, registry: Any = None, samples: int 
         raise ConfigError(f"{ref}: the model does not record the dataset it was trained on")
     resize = (info.get("preprocessing") or {}).get("resize")
     dataset = load_dataset(info["name"], image_size=resize["to"][0] if resize else None, data_dir=data_dir)
-    name, results = run_evaluation(g, dataset, reg.root, samples=samples, seed=seed)
+    if inception:
+        from .evaluation import evaluate_inception
+
+        name, results = "inception", evaluate_inception(g, dataset, reg.root, samples=samples or 2000, seed=seed)
+    else:
+        name, results = run_evaluation(g, dataset, reg.root, samples=samples, seed=seed)
     if save and not is_path_ref(ref):
         reg.record_metrics(str(ref), name, results)
     return name, results

@@ -29,7 +29,8 @@ from .metrics import (
 )
 from .models import Generator
 
-__all__ = ["FeatureClassifier", "evaluate", "evaluate_images", "evaluate_mixture", "load_or_train_classifier"]
+__all__ = ["FeatureClassifier", "evaluate", "evaluate_images", "evaluate_inception", "evaluate_mixture",
+           "load_or_train_classifier"]
 
 MIXTURES = {"ring8": (ring8_centers, RING_STD), "grid25": (grid25_centers, GRID_STD)}
 MIXTURE_SAMPLES = 2500  # VEEGAN / PacGAN
@@ -181,3 +182,37 @@ def evaluate(generator: Generator, dataset: Dataset, root: Path, *, samples: int
         return "classifier", evaluate_images(generator, dataset, root, samples=samples or 2000, seed=seed)
     raise ConfigError(f"no evaluation protocol for dataset {dataset.name!r}: metrics need a 2-D mixture "
                       "(ring8, grid25) or labelled images")
+
+
+def evaluate_inception(generator: Generator, dataset: Dataset, root: Path, *, samples: int = 2000,
+                       seed: int = 0) -> dict[str, Any]:
+    """Inception FID and KID (needs the ``fid`` extra); reference features cached under ``root/fid``."""
+    from .fid import InceptionFeatures
+    from .weights import read_weights, save_weights
+
+    if not dataset.is_image:
+        raise ConfigError(f"Inception metrics need images; {dataset.name!r} holds vectors")
+    extractor = InceptionFeatures()
+    n = min(samples, len(dataset))
+    key = hashlib.sha256(f"{_dataset_key(dataset)}-{n}-{seed}-{extractor.sha256}".encode()).hexdigest()[:16]
+    path = root / "fid" / f"{dataset.name}-{key}.safetensors"
+    if path.exists():
+        real = read_weights(path)[1]["features"]
+    else:
+        idx = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:n]
+        real = extractor(dataset.data[idx])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        save_weights(tmp, {"features": real}, {"ganzoo.reference": dataset.name})
+        tmp.replace(path)
+    from .api import generate
+
+    labels = None
+    if generator.num_classes and dataset.labels is not None:
+        labels = dataset.labels[torch.randint(len(dataset), (n,), generator=torch.Generator().manual_seed(seed))]
+    fake = extractor(generate(generator, n, labels=labels, seed=seed).cpu())
+    kid, kid_std = kernel_inception_distance(real, fake, subset_size=min(1000, n))
+    return {"fid": frechet_distance(real, fake), "kid": kid, "kid_std": kid_std,
+            "protocol": {"kind": "inception", "samples": n,
+                         "reference": f"{n} random training images of {dataset.name}, seed {seed}",
+                         **extractor.protocol()}}
