@@ -19,13 +19,16 @@ __all__ = ["default_model_name", "generate", "load", "publish", "train"]
 
 
 def train(architecture: str = "dcgan", dataset: str = "digits", *, callbacks: Iterable[Callback] = (),
-          **options: Any) -> TrainResult:
+          run_dir: str | os.PathLike[str] | None = None, **options: Any) -> TrainResult:
     """Train ``architecture`` on ``dataset``; ``options`` are :class:`TrainConfig` fields.
+
+    With ``run_dir`` the run is checkpointed there (``checkpoint_every=N``, and on Ctrl-C);
+    ``fit(config, resume_from=run_dir)`` continues it.
 
     >>> result = ganzoo.train("gan", "ring8", steps=100)  # doctest: +SKIP
     """
     config = TrainConfig(architecture=architecture, dataset=dataset, **options)
-    return fit(config, callbacks=callbacks)
+    return fit(config, callbacks=callbacks, run_dir=run_dir)
 
 
 def default_model_name(config: TrainConfig) -> str:

@@ -238,6 +238,8 @@ def fit(config: TrainConfig, *, callbacks: Iterable[Callback] = (), catalog: Cat
     was_deterministic = torch.are_deterministic_algorithms_enabled()
     try:
         if config.deterministic:
+            if device.type == "cuda":  # cuBLAS is deterministic only with a fixed workspace (PyTorch docs)
+                os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.use_deterministic_algorithms(True)
         with _sigint_deferred() as interrupted:
             return _fit(config, callbacks, catalog, dataset, loss, device, checkpoint, interrupted)

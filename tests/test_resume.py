@@ -224,3 +224,15 @@ def test_divergence_is_one_line_and_exit_1_on_the_command_line(cli_run, monkeypa
     assert lines[-1].startswith("Error: the discriminator gradients became non-finite at step 3")
     assert "Traceback" not in result.output and not Path("samples").exists()
     assert not Path("runs").exists()  # no schedule and no Ctrl-C: nothing was checkpointed
+
+
+def test_the_python_api_checkpoints_and_resumes(tmp_path):
+    ganzoo.train("gan", "ring8", steps=4, batch_size=16, checkpoint_every=2, run_dir=tmp_path)
+    assert load_checkpoint(tmp_path)["step"] == 4
+    config = ganzoo.checkpoint.resume_config(tmp_path, {"steps": 6})
+    result = fit(config, resume_from=tmp_path)
+    assert result.steps == 6 and load_checkpoint(tmp_path)["step"] == 6
+    with pytest.raises(ganzoo.ConfigError, match=r"seed \(0 -> 1\)"):
+        ganzoo.checkpoint.resume_config(tmp_path, {"seed": 1})
+    with pytest.raises(ganzoo.ConfigError, match="past steps=3"):
+        fit(TrainConfig.from_dict({**config.to_dict(), "steps": 3}), resume_from=tmp_path)
