@@ -239,3 +239,28 @@ def test_spec_records_every_constructor_default(catalog):
     assert spec.generator_kwargs["hidden"] == spec.discriminator_kwargs["hidden"]
     assert "depth" in spec.generator_kwargs and "latent_dim" in spec.generator_kwargs
     assert "latent_dim" not in spec.discriminator_kwargs
+
+
+def test_cli_keeps_working_beside_broken_plugins(tmp_path, install_distribution):
+    roots = [
+        install_distribution("ganzoo-broken", {"thirdparty_broken3": "raise ImportError('missing dep')"},
+                             {"broken3": "thirdparty_broken3"}),
+        install_distribution("ganzoo-badsig", {"thirdparty_badsig3": (
+            "import ganzoo\n@ganzoo.hookimpl\ndef register_architectures(register, extra):\n    pass\n")},
+            {"badsig3": "thirdparty_badsig3"}),
+        install_distribution("ganzoo-toy", {"thirdparty_toy3": TOY}, {"toy": "thirdparty_toy3"}),
+    ]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(r) for r in roots),
+           "GANZOO_REGISTRY": str(tmp_path / "reg")}
+
+    def ganzoo_cli(*args: str, **kw) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "ganzoo", *args], env={**env, **kw}, capture_output=True,
+                              text=True, cwd=tmp_path)
+
+    assert ganzoo_cli("--help").returncode == 0
+    assert "toy" in ganzoo_cli("list").stdout
+    assert ganzoo_cli("train", "toy", "--dataset", "ring8", "--steps", "3").returncode == 0
+    shown = ganzoo_cli("plugins")
+    assert "missing dep" in shown.stdout and "badsig3" in shown.stdout
+    strict = ganzoo_cli("list", GANZOO_STRICT_PLUGINS="1")
+    assert strict.returncode == 1 and "broken3" in strict.stderr and "Traceback" not in strict.stderr

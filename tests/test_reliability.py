@@ -185,3 +185,19 @@ def test_models_and_index_survive_a_sigkilled_training_run(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert _snapshot(tmp_path / "reg") == before
+
+
+def test_models_verify_exits_non_zero_and_names_each_problem(stored, tmp_path):
+    from click.testing import CliRunner
+
+    from ganzoo.cli import cli
+
+    reg, record = stored
+    (record.path / "samples.png").unlink()  # missing
+    (record.path / "stray.bin").write_bytes(b"x")  # extra
+    with open(record.path / "discriminator.safetensors", "ab") as f:  # mismatched
+        f.write(b"\0")
+    result = CliRunner().invoke(cli, ["models", "verify", "--registry", str(reg.root)])
+    assert result.exit_code == 1
+    for name in ("samples.png", "stray.bin", "discriminator.safetensors"):
+        assert name in result.output, result.output
