@@ -37,8 +37,11 @@ def default_model_name(config: TrainConfig) -> str:
 
 
 def publish(result: TrainResult, *, name: str | None = None, registry: Any = None,
-            aliases: Iterable[str] = ("latest",)) -> Any:
-    """Store a trained model in the registry as a new version; returns its ModelRecord."""
+            aliases: Iterable[str] = ("latest",), extra: dict[str, Any] | None = None) -> Any:
+    """Store a trained model in the registry as a new version; returns its ModelRecord.
+
+    ``extra`` adds fields to the manifest (e.g. ``evaluations`` recorded during training).
+    """
     from .registry import Registry
     from .weights import weight_metadata
 
@@ -61,6 +64,7 @@ def publish(result: TrainResult, *, name: str | None = None, registry: Any = Non
         "history": result.history[-1:] if result.history else [],
         "host": {"platform": platform.platform(), "torch_threads": torch.get_num_threads()},
     }
+    manifest.update(extra or {})
     metadata = weight_metadata("generator", result.spec, dataset_info)
     preview = generate(result.best_generator, 64, seed=result.config.seed)
     extra = {"samples.png": samples_png(preview, nrow=_nrow(result.spec.num_classes),

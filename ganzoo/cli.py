@@ -184,10 +184,12 @@ _TRAIN_FIELDS = ("dataset", "loss", "steps", "batch_size", "d_steps", "lr_g", "l
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Sample grid PNG [default: samples/<name>-v<version>.png].")
 @click.option("--no-publish", is_flag=True, help="Do not store the model in the registry.")
+@click.option("--eval-every", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Evaluate every N steps (as `ganzoo eval`); results go into the manifest. 0: never.")
 @click.pass_context
 def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple[str, ...], run_dir: Path | None,
               resume: Path | None, registry: Path | None, name: str | None, out: Path | None, no_publish: bool,
-              **options: Any) -> None:
+              eval_every: int, **options: Any) -> None:
     """Train ARCHITECTURE on a dataset, save a sample grid and publish the model to the registry.
 
     \b
@@ -231,8 +233,23 @@ def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple
     if run_dir is None:
         run_dir = default_run_dir(model_name)
     progress = ProgressCallback()
+    callbacks: list[Any] = [progress]
+    evaluator = None
+    if eval_every:
+        from .evaluation import EvalCallback
+        from .registry import Registry
+
+        def report(record: dict[str, Any]) -> None:
+            for name, values in record.items():
+                if name != "step":
+                    shown = "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                      for k, v in values.items())
+                    progress.out.print(f"eval at step {record['step']} ({name}): {shown}")
+
+        evaluator = EvalCallback(eval_every, (reg or Registry(registry)).root, report=report)
+        callbacks.append(evaluator)
     try:
-        result = fit(config, callbacks=[progress], run_dir=run_dir, resume_from=resume)
+        result = fit(config, callbacks=callbacks, run_dir=run_dir, resume_from=resume)
     finally:
         progress.close()
     console.print(f"Trained {config.architecture} on {result.dataset.name} for {result.steps} steps "
@@ -241,7 +258,8 @@ def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple
         console.print(f"Run checkpoint: {run_dir}")
     record = None
     if reg is not None:
-        record = publish(result, name=model_name, registry=reg)
+        extra = {"evaluations": evaluator.records, "evaluation_protocol": evaluator.protocol} if evaluator else None
+        record = publish(result, name=model_name, registry=reg, extra=extra)
         console.print(f"Published [bold]{record.ref}[/] to {record.path}")
     if out is None:
         out = Path("samples") / (f"{record.name}-v{record.version}.png" if record else f"{model_name}.png")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from .metrics import (
 )
 from .models import Generator
 
-__all__ = ["FeatureClassifier", "evaluate", "evaluate_images", "evaluate_inception", "evaluate_mixture",
+__all__ = ["EvalCallback", "FeatureClassifier", "evaluate", "evaluate_images", "evaluate_inception", "evaluate_mixture",
            "load_or_train_classifier"]
 
 MIXTURES = {"ring8": (ring8_centers, RING_STD), "grid25": (grid25_centers, GRID_STD)}
@@ -216,3 +217,38 @@ def evaluate_inception(generator: Generator, dataset: Dataset, root: Path, *, sa
             "protocol": {"kind": "inception", "samples": n,
                          "reference": f"{n} random training images of {dataset.name}, seed {seed}",
                          **extractor.protocol()}}
+
+
+class EvalCallback:
+    """Evaluates the generator every ``every`` steps during training (``ganzoo train --eval-every N``).
+
+    The averaged (EMA) generator is scored when there is one. Records are kept in
+    ``records`` (``{"step": ..., "<set>": {...}}``) and passed to ``report`` as they come.
+    Evaluation draws from its own seeded generators, so training's random streams (and
+    exact resume) are unaffected.
+    """
+
+    def __init__(self, every: int, root: Path, *, samples: int | None = None,
+                 report: Callable[[dict[str, Any]], None] | None = None) -> None:
+        if every < 1:
+            raise ConfigError(f"--eval-every must be a positive number of steps, got {every}")
+        self.every, self.root, self.samples, self.report = every, Path(root), samples, report
+        self.records: list[dict[str, Any]] = []
+        self.protocol: dict[str, Any] = {}
+
+    def on_train_start(self, state: Any) -> None:
+        pass
+
+    def on_step_end(self, state: Any, metrics: dict[str, torch.Tensor]) -> None:
+        if state.step % self.every:
+            return
+        generator = state.ema.module if state.ema is not None else state.generator
+        name, results = evaluate(generator, state.dataset, self.root, samples=self.samples, seed=0)
+        self.protocol = {name: results.pop("protocol", {})}
+        record = {"step": state.step, name: results}
+        self.records.append(record)
+        if self.report is not None:
+            self.report(record)
+
+    def on_train_end(self, state: Any) -> None:
+        pass

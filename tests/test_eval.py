@@ -69,3 +69,13 @@ def test_eval_refuses_bad_input(run):
     assert result.exit_code == 1 and "missing-model" in result.output and "Traceback" not in result.output
     run("train", "gan", "--dataset", "ring8", "--steps", "2")
     assert run("eval", "gan-ring8", "--samples", "1", ok=False).exit_code == 1
+
+
+def test_eval_every_n_steps_during_training(run):
+    out = run("train", "gan", "--dataset", "ring8", "--steps", "40", "--eval-every", "20").output
+    assert "eval at step 20 (mixture)" in out and "eval at step 40 (mixture)" in out
+    manifest = json.loads(run("models", "show", "gan-ring8").output)
+    assert [e["step"] for e in manifest["evaluations"]] == [20, 40]
+    assert all(0 <= e["mixture"]["modes_covered"] <= 8 for e in manifest["evaluations"])
+    assert manifest["evaluation_protocol"]["mixture"]["samples"] == 2500
+    assert run("train", "gan", "--dataset", "ring8", "--eval-every", "-1", ok=False).exit_code == 2
