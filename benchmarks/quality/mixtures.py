@@ -51,7 +51,11 @@ def main() -> None:
     modes, hq, kl = zip(*rows, strict=True)
 
     def ms(xs: tuple[float, ...]) -> str:
-        return f"{statistics.mean(xs):.2f} ± {statistics.stdev(xs):.2f}" if len(xs) > 1 else f"{xs[0]:.2f}"
+        finite = [x for x in xs if x == x and abs(x) != float("inf")]
+        note = f" ({len(xs) - len(finite)} seed(s) undefined)" if len(finite) < len(xs) else ""
+        if len(finite) > 1:
+            return f"{statistics.mean(finite):.2f} ± {statistics.stdev(finite):.2f}{note}"
+        return (f"{finite[0]:.2f}" if finite else "undefined") + note
 
     print(f"{args.dataset} / {args.recipe}, {args.steps} steps, {args.seeds} seeds, torch {torch.__version__}: "
           f"modes {ms(modes)}, high quality {ms(tuple(100 * h for h in hq))}%, reverse KL {ms(kl)}")
