@@ -29,6 +29,7 @@ from .metrics import (
     precision_recall,
 )
 from .models import Generator
+from .trainer import Callback
 
 __all__ = ["EvalCallback", "FeatureClassifier", "evaluate", "evaluate_images", "evaluate_inception", "evaluate_mixture",
            "load_or_train_classifier"]
@@ -65,8 +66,7 @@ def _dataset_key(dataset: Dataset) -> str:
 
 def load_or_train_classifier(dataset: Dataset, root: Path) -> tuple[FeatureClassifier, dict[str, Any]]:
     """The dataset's feature classifier: loaded from ``root/classifiers`` or trained and stored there."""
-    from .registry.fsutil import fsync_dir
-    from .weights import read_weights, save_weights
+    from .weights import read_weights
 
     if not dataset.is_image or dataset.labels is None:
         raise ConfigError(f"dataset {dataset.name!r} needs labelled images for classifier metrics")
@@ -105,12 +105,20 @@ def load_or_train_classifier(dataset: Dataset, root: Path) -> tuple[FeatureClass
                       for c in test_idx.split(1024))
     info = {"dataset": dataset.name, "key": key, "accuracy": correct / n_test, "held_out": n_test,
             "recipe": recipe, "seconds": round(time.perf_counter() - start, 1), "features": 4 * 32}
+    _store_cache(path, model.state_dict(), {"ganzoo.classifier": json.dumps(info)})
+    return model, info
+
+
+def _store_cache(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    """Write a cached safetensors file atomically: a temporary name, then a rename."""
+    from .registry.fsutil import fsync_dir
+    from .weights import save_weights
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    save_weights(tmp, model.state_dict(), {"ganzoo.classifier": json.dumps(info)})
+    save_weights(tmp, tensors, metadata)
     tmp.replace(path)
     fsync_dir(path.parent)
-    return model, info
 
 
 @torch.no_grad()
@@ -189,7 +197,7 @@ def evaluate_inception(generator: Generator, dataset: Dataset, root: Path, *, sa
                        seed: int = 0) -> dict[str, Any]:
     """Inception FID and KID (needs the ``fid`` extra); reference features cached under ``root/fid``."""
     from .fid import InceptionFeatures
-    from .weights import read_weights, save_weights
+    from .weights import read_weights
 
     if not dataset.is_image:
         raise ConfigError(f"Inception metrics need images; {dataset.name!r} holds vectors")
@@ -202,10 +210,7 @@ def evaluate_inception(generator: Generator, dataset: Dataset, root: Path, *, sa
     else:
         idx = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:n]
         real = extractor(dataset.data[idx])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        save_weights(tmp, {"features": real}, {"ganzoo.reference": dataset.name})
-        tmp.replace(path)
+        _store_cache(path, {"features": real}, {"ganzoo.reference": dataset.name})
     from .api import generate
 
     labels = None
@@ -219,7 +224,7 @@ def evaluate_inception(generator: Generator, dataset: Dataset, root: Path, *, sa
                          **extractor.protocol()}}
 
 
-class EvalCallback:
+class EvalCallback(Callback):
     """Evaluates the generator every ``every`` steps during training (``ganzoo train --eval-every N``).
 
     The averaged (EMA) generator is scored when there is one. Records are kept in
@@ -236,9 +241,6 @@ class EvalCallback:
         self.records: list[dict[str, Any]] = []
         self.protocol: dict[str, Any] = {}
 
-    def on_train_start(self, state: Any) -> None:
-        pass
-
     def on_step_end(self, state: Any, metrics: dict[str, torch.Tensor]) -> None:
         if state.step % self.every:
             return
@@ -249,6 +251,3 @@ class EvalCallback:
         self.records.append(record)
         if self.report is not None:
             self.report(record)
-
-    def on_train_end(self, state: Any) -> None:
-        pass

@@ -195,9 +195,8 @@ def load_dataset(name: str, *, image_size: int | None = None, data_dir: str | No
     """Load a registered dataset at its native size, resized once if ``image_size`` is given."""
     catalog = catalog or get_catalog()
     spec = catalog.dataset(name)
-    options = DataOptions(image_size=image_size)
-    if data_dir is not None:
-        options = DataOptions(data_dir=Path(data_dir), image_size=image_size)
+    options = (DataOptions(image_size=image_size) if data_dir is None
+               else DataOptions(data_dir=Path(data_dir), image_size=image_size))
     dataset = spec.load(options)
     if image_size is not None:
         dataset = resize_images(dataset, image_size)
