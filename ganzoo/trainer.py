@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -70,6 +70,11 @@ class TrainConfig:
     log_every: int = 50  # steps between metric records
     deterministic: bool = False  # torch.use_deterministic_algorithms for bit-exact reruns
     checkpoint_every: int = 0  # steps between run checkpoints (with a run_dir); 0 = only at interruption
+    # The fast path (docs/guide.md, "Speed"): each option trades exactness for speed, so each is opt-in.
+    channels_last: bool = False  # images and conv weights in NHWC memory layout (faster conv kernels)
+    reuse_fake: bool = False  # G's step reuses the last D step's generated batch: one G forward fewer per step
+    fused_adam: bool = False  # Adam's fused kernel (one pass over all weights; rounds differently)
+    compile: bool = False  # torch.compile G and D (slow first steps; helps most on GPUs)
 
     def __post_init__(self) -> None:
         positive = {"steps": self.steps, "batch_size": self.batch_size, "d_steps": self.d_steps,
@@ -92,6 +97,9 @@ class TrainConfig:
         if not isinstance(self.checkpoint_every, int) or isinstance(self.checkpoint_every, bool) \
                 or self.checkpoint_every < 0:
             raise ConfigError(f"checkpoint_every must be 0 or a positive integer, got {self.checkpoint_every!r}")
+        for name in ("deterministic", "channels_last", "reuse_fake", "fused_adam", "compile"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.image_size is not None and self.image_size < 1:
             raise ConfigError(f"image_size must be a positive integer, got {self.image_size!r}")
 
@@ -263,11 +271,16 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
     G, D = catalog.build(spec)  # refuses data that does not fit, before any step
     G.to(device).train()
     D.to(device).train()
+    layout = torch.channels_last if config.channels_last and len(dataset.shape) == 3 else None
+    if layout is not None:
+        G.to(memory_format=layout)
+        D.to(memory_format=layout)
     data_rng = torch.Generator().manual_seed(config.seed + 1)
     sampler = TensorSampler(dataset, config.batch_size, device, data_rng)
 
-    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr_g, betas=config.betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=config.betas)
+    fused = {"fused": True} if config.fused_adam else {}
+    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr_g, betas=config.betas, **fused)
+    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=config.betas, **fused)
     ema = _make_ema(G, config.ema)
     fixed_z = G.sample_latent(64)
     fixed_labels = _grid_labels(64, spec.num_classes, device)
@@ -279,6 +292,9 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
         restore(state, checkpoint)  # weights, optimizers, random states, history: the run continues exactly
     history = state.history
     b = config.batch_size
+    # The networks as called in the loop: compiled, if asked; they share their weights with G and D.
+    gen: nn.Module = _compiled(G) if config.compile else G
+    disc: nn.Module = _compiled(D) if config.compile else D
 
     for cb in callbacks:
         cb.on_train_start(state)
@@ -286,15 +302,18 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
     for step in range(state.step + 1, config.steps + 1):
         # 1. k discriminator steps: D ascends V(D, G) on a real batch and a fresh generated one.
         D.requires_grad_(True)
-        for _ in range(config.d_steps):
+        for i in range(config.d_steps):
             real, labels = sampler.next()
-            with torch.no_grad(), _autocast(config, device):
-                fake = G(G.sample_latent(b), labels)
+            if layout is not None:
+                real = real.contiguous(memory_format=layout)
+            keep = config.reuse_fake and i == config.d_steps - 1  # this fake batch feeds G's step too
+            with torch.set_grad_enabled(keep), _autocast(config, device):
+                fake = gen(G.sample_latent(b), labels)
             with _autocast(config, device):
-                real_logits = D(real, labels)
-                fake_logits = D(fake, labels)
+                real_logits = disc(real, labels)
+                fake_logits = disc(fake.detach(), labels)
                 d_loss = loss.discriminator_loss(real_logits.float(), fake_logits.float())
-                penalty = loss.penalty(D, real, fake, labels)
+                penalty = loss.penalty(disc, real, fake.detach(), labels)
                 if penalty is not None:
                     d_loss = d_loss + penalty.float()
             _check_finite(d_loss, step, "discriminator")
@@ -303,17 +322,21 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
             _check_gradients(D, step, "discriminator")
             opt_d.step()
 
-        # 2. one generator step on fresh noise; labels follow the data's label distribution.
+        # 2. one generator step, on fresh noise (Goodfellow et al.) unless it reuses D's last batch;
+        # labels follow the data's label distribution.
         D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
-        labels = sampler.sample_labels(b)
         with _autocast(config, device):
-            g_logits = D(G(G.sample_latent(b), labels), labels)
+            if not config.reuse_fake:
+                labels = sampler.sample_labels(b)
+                fake = gen(G.sample_latent(b), labels)
+            g_logits = disc(fake, labels)
             g_loss = loss.generator_loss(g_logits.float())
         _check_finite(g_loss, step, "generator")
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         _check_gradients(G, step, "generator")
         opt_g.step()
+        del fake  # with reuse_fake it holds G's graph; free it before the next D step
 
         # 3. bookkeeping: EMA, metrics, callbacks (checkpoints among them); then honour a Ctrl-C.
         if ema is not None:
@@ -338,6 +361,11 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
     seconds = time.perf_counter() - start
 
     D.requires_grad_(True)
+    if layout is not None:  # hand back networks in the usual layout
+        G.to(memory_format=torch.contiguous_format)
+        D.to(memory_format=torch.contiguous_format)
+        if ema is not None:
+            ema.module.to(memory_format=torch.contiguous_format)
     G.eval()
     D.eval()
     ema_g: Generator | None = None
@@ -373,6 +401,13 @@ def _sigint_deferred() -> Iterator[Callable[[], bool]]:
         yield requested.is_set
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _compiled(module: nn.Module) -> nn.Module:
+    try:
+        return cast(nn.Module, torch.compile(module))
+    except RuntimeError as exc:  # e.g. no C++ compiler for the CPU backend, or an unsupported Python
+        raise ConfigError(f"torch.compile is not available here ({exc}); drop --compile") from None
 
 
 def _make_ema(g: Generator, decay: float) -> Any:
