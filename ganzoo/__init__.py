@@ -26,6 +26,9 @@ from .hookspecs import hookimpl
 from .losses import Loss
 from .models import Architecture, Discriminator, Generator, ModelSpec
 from .registry import ModelRecord, Registry
+from .report import write_report
+from .runlog import RunLogger
+from .sampling import interpolate
 from .trainer import Callback, TrainConfig, TrainingDiverged, TrainingInterrupted, TrainResult, TrainState, fit
 
 __version__ = "0.1.0"
@@ -52,6 +55,7 @@ __all__ = [
     "PluginInfo",
     "Registry",
     "RegistryError",
+    "RunLogger",
     "ShapeMismatchError",
     "StorageError",
     "TrainConfig",
@@ -66,6 +70,7 @@ __all__ = [
     "generate",
     "get_catalog",
     "hookimpl",
+    "interpolate",
     "list_architectures",
     "list_datasets",
     "list_losses",
@@ -74,6 +79,7 @@ __all__ = [
     "publish",
     "reset_catalog",
     "train",
+    "write_report",
 ]
 
 

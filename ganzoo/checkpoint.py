@@ -85,7 +85,9 @@ def save_checkpoint(state: TrainState, run_dir: str | os.PathLike[str]) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StorageError(f"could not create the run folder {folder}: {exc.strerror or exc}") from exc
-    config_bytes = (json.dumps(state.config.to_dict(), indent=2) + "\n").encode()
+    from .runlog import run_config  # the same config.json a RunLogger writes: options plus what they resolved to
+
+    config_bytes = (json.dumps(run_config(state), indent=2) + "\n").encode()
     _write_atomic(folder / CONFIG, lambda f: f.write(config_bytes))
     _write_atomic(folder / CHECKPOINT, lambda f: torch.save(payload, f))
     return folder / CHECKPOINT
@@ -179,6 +181,7 @@ def read_run_config(run_dir: str | os.PathLike[str]) -> TrainConfig:
         raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a JSON object of training options")
+    data.pop("resolved", None)  # what the options resolved to (ganzoo.runlog.run_config), not an option
     return TrainConfig.from_dict(data)
 
 

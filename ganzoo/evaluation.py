@@ -242,8 +242,8 @@ class EvalCallback(Callback):
         self.protocol: dict[str, Any] = {}
 
     def on_step_end(self, state: Any, metrics: dict[str, torch.Tensor]) -> None:
-        if state.step % self.every:
-            return
+        if state.step % self.every or (self.records and self.records[-1]["step"] == state.step):
+            return  # not an evaluation step, or already evaluated (a RunLogger may have asked first)
         generator = state.ema.module if state.ema is not None else state.generator
         name, results = evaluate(generator, state.dataset, self.root, samples=self.samples, seed=0)
         self.protocol = {name: results.pop("protocol", {})}

@@ -1,0 +1,291 @@
+"""What a training run leaves in its folder: the resolved config, the metrics, sample grids.
+
+:class:`RunLogger` is an ordinary :class:`~ganzoo.trainer.Callback`; ``ganzoo train``
+adds one, and from Python ``fit(config, callbacks=[RunLogger(run_dir)])`` does the same::
+
+    runs/<name>-<time>/
+        config.json                  the TrainConfig fields, plus "resolved": the loss, the
+                                     ModelSpec, the dataset and the device actually used
+        metrics.jsonl                one JSON object per line, one line per metric record
+        samples/step-000500.png      grids drawn from the trainer's fixed latent
+        events.out.tfevents.*        TensorBoard events (``tensorboard=True``)
+        checkpoint.pt                the run state (``ganzoo.checkpoint.Checkpointer``)
+
+A line of ``metrics.jsonl`` holds ``step``, ``d_loss``, ``g_loss``, ``d_real`` (mean
+D(x)), ``d_fake`` (mean D(G(z))), ``images_per_s`` (real images through D per second
+since the previous line), ``seconds`` (training time so far) and, at steps where an
+:class:`~ganzoo.evaluation.EvalCallback` evaluated, ``eval``: ``{"<metric set>": {...},
+"protocol": {...}}``. Each line is written whole and flushed; a reader skips a torn last
+line. JSON only: nothing here is ever unpickled.
+
+Resuming: the log describes the run as it continues. Records and grids from after the
+step the run restarts from (written before a crash, then recomputed) are dropped, the
+rest is kept and new lines are appended, so every step appears once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import ConfigError, StorageError
+from .registry.fsutil import fsync_dir
+from .trainer import Callback, TrainState
+
+__all__ = ["CONFIG", "DEFAULT_SAMPLE_EVERY", "METRICS", "SAMPLES", "RunLogger", "dataset_info", "grid_steps",
+           "read_metrics", "run_config"]
+
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+SAMPLES = "samples"
+DEFAULT_SAMPLE_EVERY = 500
+_GRID = re.compile(r"step-(\d+)\.png")
+TENSORBOARD_HINT = "pip install 'ganzoo[tensorboard]'"
+
+
+def dataset_info(state: TrainState) -> dict[str, Any]:
+    """Name, sample shape, classes, size and preprocessing of the run's dataset."""
+    d = state.dataset
+    return {"name": d.name, "shape": list(d.shape), "num_classes": d.num_classes, "size": len(d),
+            "preprocessing": d.preprocessing}
+
+
+def run_config(state: TrainState) -> dict[str, Any]:
+    """The ``config.json`` of a run folder: the TrainConfig fields plus what they resolved to."""
+    from .catalog import get_catalog
+
+    loss = state.config.loss
+    if loss is None:
+        arch = get_catalog().architectures.get(state.config.architecture)
+        loss = arch.value.default_loss if arch is not None else type(state.loss).__name__
+    return {**state.config.to_dict(),
+            "resolved": {"loss": loss, "spec": state.spec.to_dict(), "dataset": dataset_info(state),
+                         "device": str(state.device)}}
+
+
+def read_metrics(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The records of a run's ``metrics.jsonl`` (a torn or foreign line is skipped); [] if there is none."""
+    return [r for _, r in _lines(Path(run_dir) / METRICS)]
+
+
+def grid_steps(run_dir: str | os.PathLike[str]) -> list[tuple[int, Path]]:
+    """The sample grids of a run folder, ``(step, path)``, in step order."""
+    folder = Path(run_dir) / SAMPLES
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _GRID.fullmatch(p.name))]
+    return sorted(found)
+
+
+class RunLogger(Callback):
+    """Writes ``config.json``, ``metrics.jsonl`` and sample grids into ``run_dir``.
+
+    ``sample_every``: steps between grids (0: only at the last step). ``evaluator``: an
+    :class:`~ganzoo.evaluation.EvalCallback` whose results go into the lines of the steps
+    they were computed at (it may be in the callback list as well; it evaluates once per
+    step either way). ``tensorboard``: also write TensorBoard events (needs the
+    ``tensorboard`` extra), the same scalars and grids.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike[str], *, sample_every: int = DEFAULT_SAMPLE_EVERY,
+                 evaluator: Any = None, tensorboard: bool = False) -> None:
+        if not isinstance(sample_every, int) or isinstance(sample_every, bool) or sample_every < 0:
+            raise ConfigError(f"sample_every must be 0 (only at the end) or a positive number of steps, "
+                              f"got {sample_every!r}")
+        self.run_dir = Path(run_dir)
+        self.sample_every = sample_every
+        self.evaluator = evaluator
+        self._writer_class = summary_writer_class() if tensorboard else None  # refused now, not after training
+        self._writer: Any = None
+        self._file: Any = None
+        self._last = (0, 0.0)  # (step, seconds) of the previous line, for images/s
+
+    # -- callback hooks ----------------------------------------------------------------------
+    def on_train_start(self, state: TrainState) -> None:
+        try:
+            (self.run_dir / SAMPLES).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"could not create the run folder {self.run_dir}: {exc.strerror or exc}") from exc
+        _write_atomic(self.run_dir / CONFIG, (json.dumps(_finite(run_config(state)), indent=2) + "\n").encode())
+        self._truncate_after(state.step)
+        self._file = open(self.run_dir / METRICS, "a", encoding="utf-8")  # closed by close()
+        self._last = (state.step, state.seconds)
+        if self._writer_class is not None:
+            # purge_step: TensorBoard hides events of an earlier attempt at the steps now redone
+            purge = state.step + 1 if state.step else None
+            self._writer = self._writer_class(log_dir=str(self.run_dir), purge_step=purge)
+
+    def on_step_end(self, state: TrainState, metrics: dict[str, torch.Tensor]) -> None:
+        evaluation = self._evaluation(state, metrics)
+        logged = state.history[-1] if state.history and state.history[-1].get("step") == state.step else None
+        if logged is not None or evaluation is not None:
+            self.write(self._record(state, metrics, logged, evaluation))
+        last = state.step == state.config.steps
+        if last or (self.sample_every and state.step % self.sample_every == 0):
+            self.save_grid(state)
+
+    def on_train_end(self, state: TrainState) -> None:
+        self.close()
+
+    def on_interrupt(self, state: TrainState) -> None:
+        self.save_grid(state)  # what the run looked like where it stopped
+        self.close()
+
+    # -- the pieces ------------------------------------------------------------------------------
+    def write(self, record: dict[str, Any]) -> None:
+        """Append one record as a JSON line, flushed, and to TensorBoard if enabled."""
+        if self._file is None:
+            raise ConfigError("RunLogger.write before on_train_start: pass the logger to fit(callbacks=[...])")
+        self._file.write(json.dumps(_finite(record), allow_nan=False) + "\n")
+        self._file.flush()
+        if self._writer is not None:
+            for tag, value in _scalars(record):
+                self._writer.add_scalar(tag, value, record["step"])
+            self._writer.flush()
+
+    @torch.no_grad()
+    def save_grid(self, state: TrainState) -> Path:
+        """Draw the fixed latent through the generator (its EMA when there is one) into ``samples/``."""
+        from .visual import render_samples
+
+        g = state.ema.module if state.ema is not None else state.generator
+        was_training = g.training
+        g.eval()  # running BatchNorm statistics; no random state of the run is touched
+        try:
+            samples = g(state.fixed_z, state.fixed_labels).float()
+        finally:
+            g.train(was_training)
+        nclass = state.spec.num_classes
+        reference = None if state.dataset.is_image else state.dataset.data[:2000]
+        image = render_samples(samples, nrow=nclass if 0 < nclass <= 16 else 8, reference=reference)
+        path = self.run_dir / SAMPLES / f"step-{state.step:06d}.png"
+        _write_atomic(path, _png(image))
+        if self._writer is not None:
+            self._writer.add_image("samples", image, state.step)
+            self._writer.flush()
+        return path
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def _evaluation(self, state: TrainState, metrics: dict[str, torch.Tensor]) -> dict[str, Any] | None:
+        ev = self.evaluator
+        if ev is None:
+            return None
+        ev.on_step_end(state, metrics)  # a no-op if it already ran for this step
+        if not ev.records or ev.records[-1].get("step") != state.step:
+            return None
+        results = {k: v for k, v in ev.records[-1].items() if k != "step"}
+        protocol = next(iter(ev.protocol.values()), None) if ev.protocol else None
+        return {**results, "protocol": protocol} if protocol is not None else results
+
+    def _record(self, state: TrainState, metrics: dict[str, torch.Tensor], logged: dict[str, float] | None,
+                evaluation: dict[str, Any] | None) -> dict[str, Any]:
+        if logged is not None:
+            record: dict[str, Any] = dict(logged)
+        else:  # an evaluation between two metric records
+            record = {"step": state.step, **{k: float(v) for k, v in metrics.items()}, "seconds": state.seconds}
+        step, seconds = record["step"], float(record.get("seconds", state.seconds))
+        images = (step - self._last[0]) * state.config.batch_size * state.config.d_steps
+        elapsed = seconds - self._last[1]
+        record["images_per_s"] = images / elapsed if elapsed > 0 else None
+        self._last = (step, seconds)
+        if evaluation is not None:
+            record["eval"] = evaluation
+        return record
+
+    def _truncate_after(self, step: int) -> None:
+        """Keep what happened up to ``step`` (the step the run starts from); drop the rest."""
+        path = self.run_dir / METRICS
+        if path.exists():
+            raw = path.read_bytes()
+            kept = [line for line, record in _lines(path) if record["step"] <= step]
+            if len(kept) != len(raw.splitlines()) or (raw and not raw.endswith(b"\n")):
+                _write_atomic(path, "".join(line + "\n" for line in kept).encode())
+        for grid_step, grid in grid_steps(self.run_dir):
+            if grid_step > step:
+                grid.unlink(missing_ok=True)
+
+
+def summary_writer_class() -> Any:
+    """``torch.utils.tensorboard.SummaryWriter``, or a ConfigError saying how to install it."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as exc:
+        raise ConfigError(f"--logger tensorboard needs the tensorboard package, which is not installed: "
+                          f"{TENSORBOARD_HINT}") from exc
+    return SummaryWriter
+
+
+def _lines(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line torn by a crash
+        if isinstance(record, dict) and isinstance(record.get("step"), int):
+            yield line, record
+
+
+def _scalars(record: dict[str, Any]) -> Iterator[tuple[str, float]]:
+    for key, value in record.items():
+        if key not in ("step", "eval") and isinstance(value, (int, float)) and not isinstance(value, bool):
+            yield f"train/{key}", float(value)
+    for name, results in (record.get("eval") or {}).items():
+        if name != "protocol" and isinstance(results, dict):
+            for key, value in results.items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    yield f"eval/{name}/{key}", float(value)
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or Infinity: such numbers become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _png(image: torch.Tensor) -> bytes:
+    import io
+
+    from torchvision.utils import save_image
+
+    buf = io.BytesIO()
+    save_image(image, buf, format="png")
+    return buf.getvalue()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """A temporary file in the same folder, fsynced, renamed over ``path``."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(f"could not write {path}: {exc.strerror or exc}") from exc

@@ -1,0 +1,120 @@
+"""Latent walks and sample files: what ``ganzoo sample --interpolate`` and ``--format npy`` use.
+
+>>> g = ganzoo.load("dcgan-digits")                                  # doctest: +SKIP
+>>> x = ganzoo.interpolate(g, rows=4, steps=8, seed=0)               # (32, 1, 8, 8), row-major
+>>> ganzoo.save_samples_file(x, "walk.npy")                          # float32 NCHW in [-1, 1]
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import ConfigError
+from .models import Generator
+
+__all__ = ["FORMATS", "METHODS", "interpolate", "lerp", "sample_format", "save_samples_file", "slerp"]
+
+METHODS = ("slerp", "lerp")
+FORMATS = ("png", "npy")
+
+
+def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Straight lines from ``a`` to ``b`` (rows), at fractions ``t`` (shape ``(T,)``): ``(N, T, ...)``."""
+    t = t.view(1, -1, *([1] * (a.dim() - 1))).to(a)
+    return a.unsqueeze(1) * (1 - t) + b.unsqueeze(1) * t
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation (White 2016, "Sampling Generative Networks"): great circles from ``a`` to ``b``.
+
+    A Gaussian latent's mass lies near a sphere; a straight line between two points cuts
+    through its low-density interior, the great circle stays where the generator was
+    trained. Nearly parallel pairs fall back to a straight line.
+    """
+    shape = a.shape
+    a2, b2 = a.reshape(len(a), -1).double(), b.reshape(len(b), -1).double()
+    cos = (a2 * b2).sum(1) / (a2.norm(dim=1) * b2.norm(dim=1)).clamp_min(1e-12)
+    omega = torch.arccos(cos.clamp(-1.0, 1.0)).unsqueeze(1)  # (N, 1)
+    tt = t.double().unsqueeze(0)  # (1, T)
+    sin = torch.sin(omega)
+    near = sin.abs() < 1e-6
+    safe = torch.where(near, torch.ones_like(sin), sin)
+    wa = torch.where(near, 1 - tt, torch.sin((1 - tt) * omega) / safe)  # (N, T)
+    wb = torch.where(near, tt, torch.sin(tt * omega) / safe)
+    out = wa.unsqueeze(2) * a2.unsqueeze(1) + wb.unsqueeze(2) * b2.unsqueeze(1)  # (N, T, D)
+    return out.to(a.dtype).reshape(len(a), len(t), *shape[1:])
+
+
+@torch.no_grad()
+def interpolate(generator: Generator, rows: int = 8, steps: int = 8, *, method: str = "slerp",
+                seed: int | None = 0) -> torch.Tensor:
+    """A grid of latent walks, row-major: ``(rows * steps, *data_shape)``, in [-1, 1].
+
+    Each row walks in ``steps`` equal steps from one random latent to another
+    (``method``: ``slerp`` or ``lerp``); the first and last columns are the endpoints
+    themselves. A conditional model shows one row per class instead (``rows`` is then
+    its number of classes), every row walking between the same two latents, so a column
+    holds one latent drawn as each class.
+    """
+    if method not in METHODS:
+        raise ConfigError(f"unknown interpolation {method!r}; use one of {', '.join(METHODS)}")
+    if steps < 2:
+        raise ConfigError(f"an interpolation needs at least 2 steps (the two endpoints), got {steps}")
+    if rows < 1:
+        raise ConfigError(f"rows must be a positive integer, got {rows}")
+    device = next(generator.parameters()).device
+    rng = torch.Generator(device=device)
+    if seed is None:
+        rng.seed()
+    else:
+        rng.manual_seed(seed)
+    conditional = generator.num_classes > 0
+    pairs = 1 if conditional else rows
+    ends = generator.sample_latent(2 * pairs, generator=rng)
+    t = torch.linspace(0, 1, steps, device=ends.device)
+    walk = (slerp if method == "slerp" else lerp)(ends[:pairs], ends[pairs:], t)  # (pairs, steps, ...)
+    labels = None
+    if conditional:
+        rows = generator.num_classes
+        walk = walk.expand(rows, *walk.shape[1:])
+        labels = torch.arange(rows, device=device).repeat_interleave(steps)
+    z = walk.reshape(rows * steps, *ends.shape[1:])
+    was_training = generator.training
+    generator.eval()
+    try:
+        return generator(z, labels).float()
+    finally:
+        generator.train(was_training)
+
+
+def sample_format(path: str | os.PathLike[str], fmt: str | None = None) -> str:
+    """The file format to write: ``fmt`` if given (it must agree with a .png/.npy suffix), else from the suffix."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if fmt is None:
+        return "npy" if suffix == "npy" else "png"
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown sample format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if suffix in FORMATS and suffix != fmt:
+        raise ConfigError(f"--format {fmt} but the output {os.fspath(path)!r} ends in .{suffix}; "
+                          f"name it .{fmt} or leave --format out")
+    return fmt
+
+
+def save_samples_file(samples: torch.Tensor, path: str | os.PathLike[str], *, fmt: str | None = None,
+                      nrow: int = 8) -> Path:
+    """Write samples as a PNG grid or, for ``npy``, the raw float32 array (N, C, H, W) or (N, D) in [-1, 1]."""
+    fmt = sample_format(path, fmt)
+    path = Path(path)
+    if fmt == "png":
+        from .visual import save_samples
+
+        return save_samples(samples, path, nrow=nrow)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    array = samples.detach().float().cpu().numpy().astype(np.float32, copy=False)
+    with open(path, "wb") as f:  # a file object: np.save would otherwise append .npy to other names
+        np.save(f, array, allow_pickle=False)
+    return path
