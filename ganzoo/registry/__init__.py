@@ -12,6 +12,7 @@ from __future__ import annotations
 from .loading import is_path_ref, load_generator
 from .names import check_alias, check_model_name, parse_ref
 from .store import MANIFEST_FORMAT, ModelRecord, Registry
+from .transfer import export_model, import_model
 
 __all__ = [
     "MANIFEST_FORMAT",
@@ -19,6 +20,8 @@ __all__ = [
     "Registry",
     "check_alias",
     "check_model_name",
+    "export_model",
+    "import_model",
     "is_path_ref",
     "load_generator",
     "parse_ref",

@@ -216,6 +216,11 @@ def point_alias(conn: sqlite3.Connection, name: str, alias: str, version: int) -
                  "ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version", (name, alias, version))
 
 
+def delete_alias(conn: sqlite3.Connection, name: str, alias: str) -> bool:
+    """Drop one alias (the version it points to stays); False when there was none."""
+    return conn.execute("DELETE FROM aliases WHERE name = ? AND alias = ?", (name, alias)).rowcount > 0
+
+
 def delete_version(conn: sqlite3.Connection, name: str, version: int) -> None:
     """Drop a version and its aliases; ``latest`` falls back to the highest remaining version."""
     had_latest = conn.execute("SELECT 1 FROM aliases WHERE name = ? AND alias = 'latest' AND version = ?",

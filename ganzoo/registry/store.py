@@ -260,6 +260,24 @@ class Registry:
             ix.point_alias(conn, record.name, alias, record.version)
         return self.resolve(record.ref)
 
+    def remove_alias(self, ref: str) -> ModelRecord:
+        """Remove the alias of ``name@alias``; the version it points to, and its files, stay.
+
+        Returns the record of that version. ``latest`` cannot be removed: the registry
+        keeps it on the newest version.
+        """
+        parsed = parse_ref(ref)
+        if parsed.alias is None:
+            raise ConfigError(f"{ref!r} is not an alias reference; give name@alias (e.g. {parsed.name}@best)")
+        if parsed.alias == "latest":
+            raise ConfigError(f"{ref!r}: the alias 'latest' is kept by the registry on the newest version and cannot "
+                              f"be removed; to remove a version give {parsed.name}:VERSION")
+        record = self.resolve(ref)
+        with self._index.writing() as conn:
+            if not ix.delete_alias(conn, parsed.name, parsed.alias):
+                raise ModelNotFoundError(f"{ref} was removed meanwhile")
+        return self.resolve(record.ref)
+
     def remove(self, ref: str) -> None:
         """Remove one version: its index row (and aliases) in a transaction, then its folder.
 

@@ -1,0 +1,299 @@
+"""Moving a stored model out of the registry and back in: Hugging Face-style folders.
+
+``export_model`` writes one version as a folder anyone can read without ganzoo::
+
+    model.safetensors            the generator to sample from (the EMA one when stored)
+    generator.safetensors        the raw generator, when model.safetensors is the EMA one
+    discriminator.safetensors    when stored
+    samples.png                  a grid of 64 samples (seed 0)
+    README.md                    the model card: architecture, paper, dataset, training, metrics
+    config.json                  the manifest (spec, training config, dataset, metrics with
+                                 their protocol), where it came from, and the sha256 and size
+                                 of every other file
+
+The weight files are the registry's own bytes, so each still loads alone (its header
+carries the architecture). ``import_model`` checks every file against ``config.json``
+before anything is stored; a changed file is refused with nothing stored, and the
+publish itself is atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import ConfigError, IntegrityError, ModelNotFoundError, StorageError
+from ..models import ModelSpec
+from ..weights import ROLES, decode_weights, spec_from_metadata
+from .fsutil import fsync_dir, sha256_bytes, write_durable
+from .names import check_filename
+from .store import ModelRecord, Registry
+
+__all__ = ["CONFIG", "EXPORT_FORMAT", "MODEL_FILE", "export_model", "import_model", "model_card"]
+
+EXPORT_FORMAT = "ganzoo.export/1"
+CONFIG = "config.json"
+MODEL_FILE = "model.safetensors"
+SAMPLES = "samples.png"
+README = "README.md"
+_REGISTRY_KEYS = ("format", "name", "version", "created", "versions")  # per-store fields, kept under "source"
+
+
+def _registry(registry: Registry | str | os.PathLike[str] | None) -> Registry:
+    return registry if isinstance(registry, Registry) else Registry(registry)
+
+
+# -- export -----------------------------------------------------------------------------------------
+
+
+def export_model(ref: str, folder: str | os.PathLike[str], *,
+                 registry: Registry | str | os.PathLike[str] | None = None) -> Path:
+    """Write the version ``ref`` resolves to into ``folder`` (new or empty); returns the folder."""
+    reg = _registry(registry)
+    record = reg.resolve(ref)
+    manifest = reg.manifest(record)
+    dest = Path(folder)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise ConfigError(f"{os.fspath(folder)} already exists and is not an empty folder; export into a new folder")
+    stored = manifest["files"]
+    ema = "generator_ema.safetensors" in stored
+    layout = [(MODEL_FILE, "generator_ema" if ema else "generator")]
+    if ema:
+        layout.append(("generator.safetensors", "generator"))
+    if "discriminator.safetensors" in stored:
+        layout.append(("discriminator.safetensors", "discriminator"))
+
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging = dest.parent / f".{dest.name}.export-{secrets.token_hex(6)}"
+        staging.mkdir()
+    except OSError as exc:
+        raise StorageError(f"could not create {os.fspath(folder)}: {exc.strerror or exc}") from exc
+    try:
+        files: dict[str, dict[str, Any]] = {}
+
+        def put(filename: str, data: bytes, role: str | None = None) -> None:
+            write_durable(staging / filename, data)
+            files[filename] = {"sha256": sha256_bytes(data), "size": len(data), **({"role": role} if role else {})}
+
+        for filename, role in layout:
+            put(filename, reg.read_verified(record, f"{role}.safetensors")[1], role)  # checked bytes, copied as-is
+        put(SAMPLES, _samples(reg, record, stored))
+        body = {k: v for k, v in manifest.items() if k not in (*_REGISTRY_KEYS, "files", "source")}
+        put(README, model_card(record, body, files).encode())
+        source = {"ref": record.ref, **{k: manifest.get(k) for k in _REGISTRY_KEYS if k != "format"}}
+        if isinstance(manifest.get("source"), dict):
+            source["imported_from"] = manifest["source"]  # this version was itself imported
+        config = {"format": EXPORT_FORMAT, "source": source, **body, "files": files}
+        write_durable(staging / CONFIG, (json.dumps(config, indent=2) + "\n").encode())
+        fsync_dir(staging)
+        if dest.exists():
+            dest.rmdir()  # empty, checked above
+        os.replace(staging, dest)
+        fsync_dir(dest.parent)
+    except OSError as exc:
+        raise StorageError(f"could not export {record.ref} to {os.fspath(folder)}: {exc.strerror or exc}; "
+                           "nothing was written") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return dest
+
+
+def _samples(reg: Registry, record: ModelRecord, stored: dict[str, Any]) -> bytes:
+    if SAMPLES in stored:
+        return reg.read_verified(record, SAMPLES)[1]
+    from ..api import _nrow, generate
+    from ..visual import samples_png
+    from .loading import load_generator
+
+    g = load_generator(record.ref, registry=reg)
+    return samples_png(generate(g, 64, seed=0), nrow=_nrow(g.num_classes))
+
+
+def model_card(record: ModelRecord, manifest: dict[str, Any], files: dict[str, dict[str, Any]]) -> str:
+    """The README.md of an exported model: front matter, then what it is, how it was made, how it scores."""
+    from ..catalog import get_catalog
+
+    spec = manifest.get("spec") or {}
+    dataset = manifest.get("dataset") or {}
+    training = manifest.get("training") or {}
+    arch_name = str(manifest.get("architecture", "?"))
+    found = get_catalog().architectures.get(arch_name)
+    arch = found.value if found is not None else None
+    image = len(spec.get("data_shape") or []) == 3
+    conditional = bool(spec.get("num_classes"))
+    tags = list(dict.fromkeys(["ganzoo", "gan", "pytorch", arch_name] + (["conditional"] if conditional else [])))
+    front = ["---", "library_name: ganzoo", "tags:", *(f"- {t}" for t in tags)]
+    if image and not conditional:
+        front.append("pipeline_tag: unconditional-image-generation")
+    front.append("---")
+
+    lines = [*front, "", f"# {record.name} (version {record.version})", ""]
+    lines.append(f"A `{arch_name}` generator trained with ganzoo on "
+                 f"`{dataset.get('name', '?')}` for {manifest.get('steps', '?')} steps.")
+    lines += ["", "![64 samples (seed 0)](samples.png)", "", "## Architecture", ""]
+    if arch is not None:
+        if arch.description:
+            lines.append(f"{arch.description}.".replace("..", "."))
+        if arch.paper:
+            lines.append(f"Paper: {arch.paper}.".replace("..", "."))
+        lines.append("")
+    lines += _table(["field", "value"], [
+        ["architecture", arch_name], ["plugin", manifest.get("plugin")],
+        ["data shape", "x".join(str(s) for s in spec.get("data_shape", []))],
+        ["classes", spec.get("num_classes", 0)],
+        ["generator", json.dumps(spec.get("generator_kwargs", {}), sort_keys=True)],
+        ["discriminator", json.dumps(spec.get("discriminator_kwargs", {}), sort_keys=True)]])
+    lines += ["", "## Dataset", ""]
+    lines += _table(["field", "value"], [[k, _cell(v)] for k, v in dataset.items()])
+    lines += ["", "## Training", ""]
+    lines += _table(["option", "value"], [[k, _cell(v)] for k, v in training.items()])
+    if manifest.get("seconds") is not None:
+        lines += ["", f"Trained in {manifest['seconds']} s."]
+    lines += ["", "## Metrics", ""]
+    lines += _metrics(manifest)
+    lines += ["", "## Use", "", "With ganzoo installed, in this folder:", "", "```bash",
+              "ganzoo sample model.safetensors --out samples.png   # the file loads alone",
+              "ganzoo models import .                            # or store it in a local registry", "```", "",
+              "```python", "import ganzoo", "", 'g = ganzoo.load("model.safetensors")',
+              "x = ganzoo.generate(g, 64, seed=0)                   # samples in [-1, 1]", "```", "",
+              "## Files", ""]
+    lines += _table(["file", "role", "bytes", "sha256"],
+                    [[name, f.get("role", ""), f["size"], f["sha256"]] for name, f in files.items()])
+    lines += ["", "`config.json` holds the full manifest and these hashes; `ganzoo models import` checks them."]
+    return "\n".join(lines) + "\n"
+
+
+def _metrics(manifest: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    metrics = manifest.get("metrics")
+    if isinstance(metrics, dict):
+        for name, results in metrics.items():
+            if not isinstance(results, dict):
+                continue
+            protocol = results.get("protocol")
+            lines += [f"### {name}", ""]
+            lines += _table(["metric", "value"], [[k, _cell(v)] for k, v in results.items() if k != "protocol"])
+            if isinstance(protocol, dict):
+                lines += ["", "Protocol:", ""]
+                lines += _table(["field", "value"], [[k, _cell(v)] for k, v in protocol.items()])
+            lines.append("")
+    evaluations = manifest.get("evaluations")
+    if isinstance(evaluations, list) and evaluations and isinstance(evaluations[-1], dict):
+        last = evaluations[-1]
+        protocols = manifest.get("evaluation_protocol") or {}
+        for name, results in last.items():
+            if name == "step" or not isinstance(results, dict):
+                continue
+            lines += [f"### {name}, during training (step {last.get('step')})", ""]
+            lines += _table(["metric", "value"], [[k, _cell(v)] for k, v in results.items()])
+            if isinstance(protocols.get(name), dict):
+                lines += ["", "Protocol:", ""]
+                lines += _table(["field", "value"], [[k, _cell(v)] for k, v in protocols[name].items()])
+            lines.append("")
+    if not lines:
+        lines = ["Not evaluated yet (`ganzoo eval REF` measures it and records the protocol).", ""]
+    return lines
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        text = f"{v:.4g}"
+    elif isinstance(v, (dict, list)):
+        text = json.dumps(v, sort_keys=True)
+    else:
+        text = "" if v is None else str(v)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+# -- import -----------------------------------------------------------------------------------------
+
+
+def import_model(folder: str | os.PathLike[str], *, name: str | None = None,
+                 registry: Registry | str | os.PathLike[str] | None = None,
+                 aliases: Iterable[str] = ("latest",)) -> ModelRecord:
+    """Store an exported folder as a new version (of ``name``, default the exported name)."""
+    src = Path(folder)
+    config = _read_config(src)
+    files = config.get("files")
+    if not isinstance(files, dict) or MODEL_FILE not in files:
+        raise IntegrityError(f"{src / CONFIG} lists no {MODEL_FILE}; it is not a ganzoo export")
+    blobs = {filename: _verified(src, filename, entry) for filename, entry in files.items()}
+
+    try:
+        spec = ModelSpec.from_dict(config["spec"])
+    except (KeyError, TypeError, ConfigError) as exc:
+        raise IntegrityError(f"{src / CONFIG} has no usable 'spec': {exc}") from exc
+    weights: dict[str, dict[str, torch.Tensor]] = {}
+    for filename, entry in files.items():
+        role = entry.get("role")
+        if role is None:
+            continue
+        if role not in ROLES or role in weights:
+            raise IntegrityError(f"{src / CONFIG}: file {filename!r} has role {role!r}; expected one of "
+                                 f"{', '.join(ROLES)}, each at most once")
+        meta, tensors = decode_weights(blobs[filename], src / filename)
+        if spec_from_metadata(meta, src / filename) != spec:
+            raise IntegrityError(f"{src / filename}: the spec in its header differs from {CONFIG}'s")
+        weights[role] = tensors
+    if "generator" not in weights:
+        raise IntegrityError(f"{src / CONFIG} lists no generator weights (role 'generator')")
+
+    found = config.get("source")
+    source: dict[str, Any] = found if isinstance(found, dict) else {}
+    if name is None:
+        name = source.get("name")
+        if not isinstance(name, str):
+            raise ConfigError(f"{src / CONFIG} records no model name; pass --name")
+    body = {k: v for k, v in config.items() if k not in ("format", "files")}
+    extras = {SAMPLES: blobs[SAMPLES]} if SAMPLES in blobs else None
+    return _registry(registry).publish(name, weights, body, extra_files=extras, aliases=aliases)
+
+
+def _read_config(src: Path) -> dict[str, Any]:
+    path = src / CONFIG
+    if not src.is_dir():
+        raise ModelNotFoundError(f"{os.fspath(src)} is not a folder; give the folder `ganzoo models export` wrote")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{os.fspath(src)} is not an exported model: it has no {CONFIG}. Give a folder written "
+                          "by `ganzoo models export`") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IntegrityError(f"{path} is unreadable: {exc}") from exc
+    if not isinstance(config, dict) or config.get("format") != EXPORT_FORMAT:
+        found = config.get("format") if isinstance(config, dict) else None
+        raise IntegrityError(f"{path} has format {found!r}, expected {EXPORT_FORMAT!r}: it is not a ganzoo export")
+    return config
+
+
+def _verified(src: Path, filename: str, entry: Any) -> bytes:
+    """A listed file's bytes, after its size and sha256 matched config.json (names cannot leave the folder)."""
+    check_filename(filename)
+    if not isinstance(entry, dict) or not {"sha256", "size"} <= set(entry):
+        raise IntegrityError(f"{src / CONFIG}: the entry for {filename!r} lacks sha256/size")
+    path = src / filename
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise IntegrityError(f"{path} is listed in {CONFIG} but missing; nothing was imported") from exc
+    except OSError as exc:
+        raise IntegrityError(f"cannot read {path}: {exc.strerror or exc}; nothing was imported") from exc
+    if len(data) != entry["size"] or sha256_bytes(data) != entry["sha256"]:
+        raise IntegrityError(f"{path} was changed after export: {CONFIG} records sha256 {entry['sha256']} "
+                             f"({entry['size']} bytes), the file has {sha256_bytes(data)} ({len(data)} bytes); "
+                             "nothing was imported")
+    return data
