@@ -557,7 +557,12 @@ def test_every_dataset_trains_or_is_refused_by_every_architecture(arch, dataset,
         with pytest.raises(ganzoo.ShapeMismatchError, match="needs images"):
             ganzoo.fit(config)
         return
-    result = ganzoo.fit(config)
+    try:
+        result = ganzoo.fit(config)
+    except ganzoo.ShapeMismatchError:
+        if arch in FITS:
+            raise
+        pytest.skip(f"{arch} (an installed plugin) refuses {dataset}")
     assert result.steps == 1 and result.dataset.name == dataset
 
 

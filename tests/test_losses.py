@@ -45,8 +45,10 @@ def test_loss_values_match_hand_computation(name):
     assert loss.generator_loss(FAKE).item() == pytest.approx(g_expected, abs=1e-6)
 
 
-def test_every_registered_loss_is_checked_here():
-    assert set(ganzoo.get_catalog().losses) == set(EXPECTED)
+def test_every_builtin_loss_is_checked_here():
+    # Losses of installed plugins are checked by the conformance kit (tests/test_kit.py).
+    builtin = {name for name, r in ganzoo.get_catalog().losses.items() if r.plugin == "core"}
+    assert builtin == set(EXPECTED)
 
 
 def _grad_of_generator_loss(name: str, logit: float) -> float:

@@ -58,7 +58,12 @@ def test_one_step_trains_every_fitting_pair(arch, dataset):
             fit(config(arch, dataset))
         return
     snap = Snapshot()
-    result = fit(config(arch, dataset), callbacks=[snap])
+    try:
+        result = fit(config(arch, dataset), callbacks=[snap])
+    except ganzoo.ShapeMismatchError:
+        if fits is not None:
+            raise
+        pytest.skip(f"{arch} (an installed plugin) refuses {dataset}")
     for before, after in ((snap.g0, result.generator.parameters()), (snap.d0, result.discriminator.parameters())):
         changed = [not torch.equal(b, a.detach()) for b, a in zip(before, after, strict=True)]
         assert all(changed), f"{sum(not c for c in changed)} parameter tensors did not move"

@@ -1,0 +1,3 @@
+"""ganzoo's conformance kit as the ``ganzoo_kit`` fixture."""
+
+pytest_plugins = ["ganzoo.pytest_plugin"]
