@@ -20,8 +20,12 @@ __all__ = ["ProgressCallback", "console", "err_console", "print_json", "print_ta
 
 
 def _console(stderr: bool = False) -> Console:
-    # rich honours NO_COLOR itself; highlight=False keeps numbers in plain text uncoloured
-    return Console(stderr=stderr, highlight=False, soft_wrap=not (sys.stderr if stderr else sys.stdout).isatty())
+    # highlight=False keeps numbers in plain text uncoloured. rich's own NO_COLOR support drops
+    # colours but still writes bold and italic escapes; NO_COLOR users want plain text, so
+    # with NO_COLOR set no colour system is used and no style escape is written at all.
+    plain = os.environ.get("NO_COLOR", "") != ""
+    return Console(stderr=stderr, highlight=False, soft_wrap=not (sys.stderr if stderr else sys.stdout).isatty(),
+                   color_system=None if plain else "auto")
 
 
 console = _console()
