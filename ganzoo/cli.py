@@ -2,51 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import click
 
 from . import __version__
-from .errors import ConfigError, GanzooError
+from .cli_base import CONTEXT, Failure, GanzooGroup, registry_option
+from .cli_models import models_cmd
+from .errors import ConfigError
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-class GanzooGroup(click.Group):
-    """Turns library and file-system errors into one clean line (exit 1) and Ctrl-C into exit 130."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except GanzooError as exc:
-            if os.environ.get("GANZOO_DEBUG") or (ctx.obj or {}).get("debug"):
-                raise
-            raise _Failure(str(exc)) from None
-        except OSError as exc:  # disk full, permissions, ... where no library call gave it a better message
-            if os.environ.get("GANZOO_DEBUG") or (ctx.obj or {}).get("debug"):
-                raise
-            where = f": {exc.filename}" if exc.filename else ""
-            raise _Failure(f"{exc.strerror or exc}{where}") from None
-        except KeyboardInterrupt as exc:
-            from .trainer import TrainingInterrupted
-
-            if isinstance(exc, TrainingInterrupted) and exc.run_dir is not None:
-                click.echo(f"Interrupted after step {exc.step}; the run is saved in {exc.run_dir}.\n"
-                           f"Resume it with: ganzoo train --resume {exc.run_dir}", err=True)
-            else:
-                click.echo("Interrupted.", err=True)
-            raise click.exceptions.Exit(130) from None
-
-
-class _Failure(click.ClickException):
-    exit_code = 1
-
-
-def _registry_option(f: Any) -> Any:
-    return click.option("--registry", "registry", type=click.Path(file_okay=False, path_type=Path),
-                        default=None, help="Model registry root [default: $GANZOO_REGISTRY or ./registry].")(f)
+# The shared pieces live in cli_base so that command groups in other modules (cli_models) use them too.
+_Failure = Failure
+_registry_option = registry_option
 
 
 @click.group(cls=GanzooGroup, context_settings=CONTEXT)
@@ -149,6 +117,24 @@ _TRAIN_FIELDS = ("dataset", "loss", "steps", "batch_size", "d_steps", "lr_g", "l
                  "device", "precision", "image_size", "data_dir", "log_every", "deterministic", "checkpoint_every")
 
 
+def _load_config_file(ctx: click.Context, path: Path | None) -> None:
+    """--config: the file's options become this command's defaults, so options typed here still win."""
+    if path is None:
+        return
+    from .trainopts import read_train_file
+
+    params = {p.name: p for p in ctx.command.params if p.name not in ("config_file", "from_ref", "resume")}
+    options = read_train_file(path, known=(set(params) - {"model_options"}) | {"model"})
+    ctx.meta["ganzoo.config_model"] = options.pop("model", {})
+    defaults = {}
+    for key, value in options.items():
+        try:  # checked and converted as the same option typed on the command line would be
+            defaults[key] = params[key].type_cast_value(ctx, value)
+        except click.BadParameter as exc:
+            raise ConfigError(f"config file {path}: {key} = {value!r} is invalid: {exc.message}") from None
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+
+
 @cli.command("train", context_settings=CONTEXT)
 @click.argument("architecture", required=False)
 @click.option("--dataset", default="digits", show_default=True, help="Registered dataset name (see `ganzoo list`).")
@@ -186,6 +172,17 @@ _TRAIN_FIELDS = ("dataset", "loss", "steps", "batch_size", "d_steps", "lr_g", "l
 @click.option("--no-publish", is_flag=True, help="Do not store the model in the registry.")
 @click.option("--eval-every", type=click.IntRange(min=0), default=0, show_default=True,
               help="Evaluate every N steps (as `ganzoo eval`); results go into the manifest. 0: never.")
+@click.option("--sample-every", type=click.IntRange(min=0), default=500, show_default=True,
+              help="Steps between sample grids in the run folder (samples/step-N.png). 0: only at the end.")
+@click.option("--logger", type=click.Choice(["files", "tensorboard"]), default="files", show_default=True,
+              help="files: config.json, metrics.jsonl and grids in the run folder; tensorboard: TensorBoard "
+                   "events there too (pip install 'ganzoo[tensorboard]').")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), is_eager=True,
+              expose_value=False, callback=lambda ctx, param, value: _load_config_file(ctx, value),
+              help="Read options from a TOML file (keys as these options; a [model] table for -o); "
+                   "options on the command line win.")
+@click.option("--from", "from_ref", default=None, metavar="REF",
+              help="Retrain with the options recorded with the stored model REF; options given here win.")
 @click.pass_context
 def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple[str, ...], run_dir: Path | None,
               resume: Path | None, registry: Path | None, name: str | None, out: Path | None, no_publish: bool,
@@ -198,7 +195,11 @@ def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple
     ganzoo train cdcgan --d-steps 2 --loss hinge
     ganzoo train dcgan --checkpoint-every 500  checkpoint into runs/dcgan-digits-<time>/
     ganzoo train --resume runs/dcgan-digits-20250101-120000 --steps 8000
+    ganzoo train --config run.toml --seed 1    options from a TOML file, the seed from here
+    ganzoo train --from dcgan-digits --steps 8000   retrain with a stored model's options
     """
+    import json
+
     from click.core import ParameterSource
 
     from .api import default_model_name, generate, publish
@@ -207,6 +208,22 @@ def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple
     from .trainer import TrainConfig, fit
     from .visual import save_samples
 
+    from_ref, sample_every, logger = options.pop("from_ref"), options.pop("sample_every"), options.pop("logger")
+    model_layers = [ctx.meta.get("ganzoo.config_model", {})]  # lowest first; -o on the command line tops them
+    if (from_ref is not None or "ganzoo.config_model" in ctx.meta) and resume is not None:
+        raise click.UsageError("--config and --from start a new run; with --resume the run's own options apply")
+    if from_ref is not None:  # the recorded options fill in what neither the command line nor --config set
+        from .trainopts import recorded_options
+
+        recorded = recorded_options(from_ref, registry)
+        if ctx.get_parameter_source("architecture") == ParameterSource.DEFAULT:
+            architecture = recorded.get("architecture")
+        options.update({k: tuple(v) if k == "betas" else v for k, v in recorded.items()
+                        if k in _TRAIN_FIELDS and ctx.get_parameter_source(k) == ParameterSource.DEFAULT})
+        model_layers.insert(0, recorded.get("model") or {})
+    if any(model_layers):
+        merged = {k: v for layer in model_layers for k, v in layer.items()} | _parse_options(model_options)
+        model_options = tuple(f"{k}={json.dumps(v)}" for k, v in merged.items())
     if resume is not None:
         # the saved run's options, with only those typed on this command line laid over them
         given = {k: options[k] for k in _TRAIN_FIELDS
@@ -248,14 +265,18 @@ def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple
 
         evaluator = EvalCallback(eval_every, (reg or Registry(registry)).root, report=report)
         callbacks.append(evaluator)
+    from .runlog import RunLogger
+
+    callbacks.append(RunLogger(run_dir, sample_every=sample_every, evaluator=evaluator,
+                               tensorboard=logger == "tensorboard"))
     try:
         result = fit(config, callbacks=callbacks, run_dir=run_dir, resume_from=resume)
     finally:
         progress.close()
     console.print(f"Trained {config.architecture} on {result.dataset.name} for {result.steps} steps "
                   f"in {result.seconds:.1f} s.")
-    if config.checkpoint_every:
-        console.print(f"Run checkpoint: {run_dir}")
+    console.print(f"Run folder: {run_dir} (metrics, grids{', checkpoint' if config.checkpoint_every else ''}; "
+                  f"see it with: ganzoo report {run_dir})")
     record = None
     if reg is not None:
         extra = {"evaluations": evaluator.records, "evaluation_protocol": evaluator.protocol} if evaluator else None
@@ -276,24 +297,50 @@ def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple
 @cli.command("sample")
 @click.argument("ref")
 @click.option("-n", "--n", "n", type=int, default=64, show_default=True, help="Number of samples.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("samples.png"),
-              show_default=True, help="Output PNG.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Output file [default: samples.png, or samples.npy with --format npy].")
+@click.option("--format", "fmt", type=click.Choice(["png", "npy"]), default=None,
+              help="png: a grid image; npy: the raw samples, float32 in [-1, 1], NCHW [default: from --out].")
 @click.option("--label", type=int, default=None, help="Class to generate (conditional models).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Latent seed.")
+@click.option("--interpolate", is_flag=True,
+              help="Latent walks instead: each row walks between two random latents (conditional: a row per class).")
+@click.option("--rows", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Walks in the grid with --interpolate (unconditional models).")
+@click.option("--steps", type=click.IntRange(min=2), default=8, show_default=True,
+              help="Points along each walk with --interpolate, endpoints included.")
+@click.option("--method", type=click.Choice(["slerp", "lerp"]), default="slerp", show_default=True,
+              help="Spherical or straight-line interpolation with --interpolate.")
 @click.option("--no-ema", is_flag=True, help="Use the raw generator instead of its moving average.")
 @_registry_option
-def sample_cmd(ref: str, n: int, out: Path, label: int | None, seed: int, no_ema: bool,
-               registry: Path | None) -> None:
-    """Generate samples from a stored model: NAME, NAME:VERSION, NAME@ALIAS or a .safetensors file."""
+def sample_cmd(ref: str, n: int, out: Path | None, fmt: str | None, label: int | None, seed: int, interpolate: bool,
+               rows: int, steps: int, method: str, no_ema: bool, registry: Path | None) -> None:
+    """Generate samples from a stored model: NAME, NAME:VERSION, NAME@ALIAS or a .safetensors file.
+
+    \b
+    ganzoo sample dcgan-digits --seed 3 --out grid.png
+    ganzoo sample dcgan-digits -n 1000 --out samples.npy       raw float32 array
+    ganzoo sample dcgan-digits --interpolate --rows 4 --steps 10
+    """
     from .api import _nrow, generate, load
     from .console import console
-    from .visual import save_samples
+    from .sampling import interpolate as walk
+    from .sampling import sample_format, save_samples_file
 
+    if out is None:
+        out = Path(f"samples.{fmt or 'png'}")
+    fmt = sample_format(out, fmt)  # a conflicting suffix is refused before any work
     g = load(ref, registry=registry, ema=not no_ema)
-    samples = generate(g, n, labels=label, seed=seed)
-    nrow = 8 if label is not None else _nrow(g.num_classes)
-    path = save_samples(samples, out, nrow=nrow)
-    console.print(f"Wrote {n} samples from {ref} to {path}")
+    if interpolate:
+        if label is not None:
+            raise ConfigError("--interpolate draws every class of a conditional model (a row each); leave --label out")
+        samples = walk(g, rows, steps, method=method, seed=seed)
+        nrow, what = steps, f"{len(samples) // steps} latent walks of {steps} steps"
+    else:
+        samples = generate(g, n, labels=label, seed=seed)
+        nrow, what = (8 if label is not None else _nrow(g.num_classes)), f"{n} samples"
+    path = save_samples_file(samples, out, fmt=fmt, nrow=nrow)
+    console.print(f"Wrote {what} from {ref} to {path}")
 
 
 # -- eval --------------------------------------------------------------------------------------
@@ -334,109 +381,18 @@ def eval_cmd(ref: str, samples: int | None, seed: int, data_dir: str | None, no_
     print_table("Protocol", ["field", "value"], [[k, v] for k, v in protocol.items()])
 
 
-# -- models ------------------------------------------------------------------------------------
+# -- models (ganzoo/cli_models.py) and report ----------------------------------------------------
+
+cli.add_command(models_cmd)
 
 
-@cli.group("models", cls=GanzooGroup, invoke_without_command=True)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@_registry_option
-@click.pass_context
-def models_cmd(ctx: click.Context, as_json: bool, registry: Path | None) -> None:
-    """List the models in the registry (subcommands: show, verify, alias, rm)."""
-    ctx.ensure_object(dict)
-    ctx.obj["registry"] = registry
-    if ctx.invoked_subcommand is None:
-        _list_models(registry, as_json)
-
-
-def _list_models(registry: Path | None, as_json: bool) -> None:
-    from .console import print_json, print_table
-    from .registry import Registry
-
-    reg = Registry(registry)
-    records = reg.list()
-    if as_json:
-        print_json([{"name": r.name, "version": r.version, "ref": r.ref, "architecture": r.architecture,
-                     "dataset": r.dataset, "steps": r.steps, "created": r.created, "aliases": list(r.aliases),
-                     "path": str(r.path)} for r in records])
-        return
-    if not records:
-        from .console import console
-
-        console.print(f"No models in {reg.root}. Train one with: ganzoo train dcgan")
-        return
-    print_table(f"Models in {reg.root}", ["name", "version", "aliases", "architecture", "dataset", "steps", "created"],
-                [[r.name, r.version, ",".join(r.aliases), r.architecture, r.dataset, r.steps, r.created]
-                 for r in records])
-
-
-def _reg(ctx: click.Context, registry: Path | None) -> Any:
-    from .registry import Registry
-
-    return Registry(registry or (ctx.obj or {}).get("registry"))
-
-
-@models_cmd.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@_registry_option
-@click.pass_context
-def models_list(ctx: click.Context, as_json: bool, registry: Path | None) -> None:
-    """List the models in the registry."""
-    _list_models(registry or (ctx.obj or {}).get("registry"), as_json)
-
-
-@models_cmd.command("show")
-@click.argument("ref")
-@_registry_option
-@click.pass_context
-def models_show(ctx: click.Context, ref: str, registry: Path | None) -> None:
-    """Print a stored model's manifest as JSON."""
-    from .console import print_json
-
-    print_json(_reg(ctx, registry).manifest(ref))
-
-
-@models_cmd.command("verify")
-@_registry_option
-@click.pass_context
-def models_verify(ctx: click.Context, registry: Path | None) -> None:
-    """Check every stored file against its recorded size and sha256."""
+@cli.command("report")
+@click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The HTML file [default: RUN/report.html].")
+def report_cmd(run_dir: Path, out: Path | None) -> None:
+    """Write one self-contained HTML page about the training run in RUN: curves, grids, metrics, config."""
     from .console import console
+    from .report import write_report
 
-    reg = _reg(ctx, registry)
-    problems = reg.verify()
-    for p in problems:
-        click.echo(p, err=True)
-    if problems:
-        raise _Failure(f"{len(problems)} problem(s) in {reg.root}")
-    console.print(f"All {len(reg.list())} model version(s) in {reg.root} verified.")
-
-
-@models_cmd.command("alias")
-@click.argument("ref")
-@click.argument("alias")
-@_registry_option
-@click.pass_context
-def models_alias(ctx: click.Context, ref: str, alias: str, registry: Path | None) -> None:
-    """Point ALIAS (e.g. best) at REF."""
-    from .console import console
-
-    record = _reg(ctx, registry).set_alias(ref, alias)
-    console.print(f"{record.name}@{alias} -> {record.ref}")
-
-
-@models_cmd.command("rm")
-@click.argument("ref")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@_registry_option
-@click.pass_context
-def models_rm(ctx: click.Context, ref: str, yes: bool, registry: Path | None) -> None:
-    """Remove one stored model version."""
-    from .console import console
-
-    reg = _reg(ctx, registry)
-    record = reg.resolve(ref)
-    if not yes:
-        click.confirm(f"Remove {record.ref} ({record.path})?", abort=True)
-    reg.remove(record.ref)
-    console.print(f"Removed {record.ref}")
+    console.print(f"Report: {write_report(run_dir, out)}")

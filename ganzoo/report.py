@@ -31,7 +31,8 @@ def write_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
     """Write the report of ``run_dir`` to ``out`` (default ``run_dir/report.html``); returns its path."""
     folder = Path(run_dir)
     if not folder.is_dir():
-        raise ConfigError(f"{os.fspath(run_dir)} is not a run folder: no such directory. Pass a folder written "
+        what = "it is a file" if folder.exists() else "no such folder"
+        raise ConfigError(f"{os.fspath(run_dir)} is not a run folder: {what}. Pass a folder written "
                           "by `ganzoo train` (runs/<name>-<time> unless --run-dir was given)")
     if not (folder / METRICS).is_file() and not (folder / CONFIG).is_file():
         raise ConfigError(f"{os.fspath(run_dir)} is not a run folder: it has neither {METRICS} nor {CONFIG}. "

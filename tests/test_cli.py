@@ -116,6 +116,26 @@ def test_models_verify_alias_rm(run, tmp_path):
     assert json.loads(run("models", "--json").output) == []
 
 
+def test_models_rm_of_an_alias_removes_only_the_alias(run):
+    run("train", "gan", "--dataset", "ring8", "--steps", "2")
+    run("models", "alias", "gan-ring8:1", "best")
+    run("models", "alias", "gan-ring8:1", "prod")
+    asked = run("models", "rm", "gan-ring8@best", input="n\n", ok=False)
+    assert asked.exit_code == 1 and "Remove the alias gan-ring8@best (it points to gan-ring8:1, which stays)?" \
+        in asked.output
+    removed = run("models", "rm", "gan-ring8@best", input="y\n").output
+    assert "Removed the alias gan-ring8@best; gan-ring8:1 is kept" in removed
+    [model] = json.loads(run("models", "--json").output)
+    assert model["version"] == 1 and model["aliases"] == ["latest", "prod"]
+    assert "verified" in run("models", "verify").output
+    run("sample", "gan-ring8@prod", "--out", "still-there.png")
+    latest = run("models", "rm", "gan-ring8@latest", "--yes", ok=False)
+    assert latest.exit_code == 1 and "'latest' is kept by the registry" in latest.output
+    version = run("models", "rm", "gan-ring8:1", input="n\n", ok=False)  # a version: the prompt names its aliases
+    assert "aliases: latest, prod" in version.output
+    assert json.loads(run("models", "--json").output)[0]["aliases"] == ["latest", "prod"]
+
+
 def test_the_console_script_runs_in_a_real_process(tmp_path):
     exe = shutil.which("ganzoo")
     cmd = [exe] if exe else [sys.executable, "-m", "ganzoo"]

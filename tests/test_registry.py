@@ -527,3 +527,20 @@ def test_root_comes_from_argument_then_environment_then_cwd(tmp_path: Path, monk
     assert Registry().root == (tmp_path / "env").resolve()
     assert Registry("explicit").root == (tmp_path / "explicit").resolve()
     assert not (tmp_path / "registry").exists()
+
+
+def test_removing_an_alias_keeps_the_version_and_its_files(reg: Registry, catalog: ganzoo.Catalog) -> None:
+    record, g = publish(reg, catalog, seed=0, aliases=("latest", "best"))
+    kept = reg.remove_alias("toy-points@best")
+    assert kept.ref == "toy-points:1" and kept.aliases == ("latest",)
+    assert record.path.is_dir() and reg.verify() == []
+    assert torch.equal(out(load_generator("toy-points:1", registry=reg, catalog=catalog)), out(g))
+    with pytest.raises(ModelNotFoundError, match="no alias 'best'"):
+        reg.resolve("toy-points@best")
+    with pytest.raises(ModelNotFoundError, match="no alias 'best'"):
+        reg.remove_alias("toy-points@best")
+    with pytest.raises(ConfigError, match="'latest' is kept by the registry"):
+        reg.remove_alias("toy-points@latest")
+    with pytest.raises(ConfigError, match="not an alias reference"):
+        reg.remove_alias("toy-points:1")
+    assert [r.aliases for r in reg.list()] == [("latest",)]

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 import ganzoo
 from ganzoo.checkpoint import CHECKPOINT, CONFIG, load_checkpoint
 from ganzoo.cli import cli
+from ganzoo.runlog import read_metrics
 from ganzoo.trainer import Callback, TrainConfig, fit
 
 STEPS = 40
@@ -124,11 +125,14 @@ def test_sigkill_mid_run_then_resume_matches_the_straight_run(straight, tmp_path
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert f"step {KILL_AT}/{STEPS}" in proc.stderr
     assert load_checkpoint(run_dir)["step"] == EVERY  # the last complete checkpoint survived the kill
-    assert not [p for p in run_dir.iterdir() if p.name not in (CHECKPOINT, CONFIG)]  # no temporary left over
+    # no temporary left over: only the checkpoint and what the run logger writes
+    assert {p.name for p in run_dir.iterdir()} <= {CHECKPOINT, CONFIG, "metrics.jsonl", "samples"}
+    assert [r["step"] for r in read_metrics(run_dir)] == list(range(5, KILL_AT, 5))  # killed before logging 30
 
     out = cli_run("train", "--resume", str(run_dir), "--no-publish").output
     assert f"Trained dcgan on digits for {STEPS} steps" in out
     assert_same_run(straight, load_checkpoint(run_dir))
+    assert [r["step"] for r in read_metrics(run_dir)] == list(range(5, STEPS + 1, 5))  # steps 25, 30 once each
 
 
 def test_resume_may_extend_steps_but_refuses_other_changes(tmp_path, cli_run):
@@ -223,7 +227,8 @@ def test_divergence_is_one_line_and_exit_1_on_the_command_line(cli_run, monkeypa
     lines = result.output.strip().splitlines()
     assert lines[-1].startswith("Error: the discriminator gradients became non-finite at step 3")
     assert "Traceback" not in result.output and not Path("samples").exists()
-    assert not Path("runs").exists()  # no schedule and no Ctrl-C: nothing was checkpointed
+    [run_dir] = Path("runs").iterdir()  # the run folder holds the run's log, but
+    assert not (run_dir / CHECKPOINT).exists()  # no schedule and no Ctrl-C: nothing was checkpointed
 
 
 def test_the_python_api_checkpoints_and_resumes(tmp_path):

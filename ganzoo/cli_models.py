@@ -1,0 +1,161 @@
+"""``ganzoo models``: list, show, verify, alias, rm, export, import. It only parses and prints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .cli_base import Failure, GanzooGroup, registry_option
+
+__all__ = ["models_cmd"]
+
+
+@click.group("models", cls=GanzooGroup, invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@registry_option
+@click.pass_context
+def models_cmd(ctx: click.Context, as_json: bool, registry: Path | None) -> None:
+    """List the models in the registry (subcommands: show, verify, alias, rm, export, import)."""
+    ctx.ensure_object(dict)
+    ctx.obj["registry"] = registry
+    if ctx.invoked_subcommand is None:
+        _list_models(registry, as_json)
+
+
+def _list_models(registry: Path | None, as_json: bool) -> None:
+    from .console import print_json, print_table
+    from .registry import Registry
+
+    reg = Registry(registry)
+    records = reg.list()
+    if as_json:
+        print_json([{"name": r.name, "version": r.version, "ref": r.ref, "architecture": r.architecture,
+                     "dataset": r.dataset, "steps": r.steps, "created": r.created, "aliases": list(r.aliases),
+                     "path": str(r.path)} for r in records])
+        return
+    if not records:
+        from .console import console
+
+        console.print(f"No models in {reg.root}. Train one with: ganzoo train dcgan")
+        return
+    print_table(f"Models in {reg.root}", ["name", "version", "aliases", "architecture", "dataset", "steps", "created"],
+                [[r.name, r.version, ",".join(r.aliases), r.architecture, r.dataset, r.steps, r.created]
+                 for r in records])
+
+
+def _reg(ctx: click.Context, registry: Path | None) -> Any:
+    from .registry import Registry
+
+    return Registry(registry or (ctx.obj or {}).get("registry"))
+
+
+@models_cmd.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@registry_option
+@click.pass_context
+def models_list(ctx: click.Context, as_json: bool, registry: Path | None) -> None:
+    """List the models in the registry."""
+    _list_models(registry or (ctx.obj or {}).get("registry"), as_json)
+
+
+@models_cmd.command("show")
+@click.argument("ref")
+@registry_option
+@click.pass_context
+def models_show(ctx: click.Context, ref: str, registry: Path | None) -> None:
+    """Print a stored model's manifest as JSON."""
+    from .console import print_json
+
+    print_json(_reg(ctx, registry).manifest(ref))
+
+
+@models_cmd.command("verify")
+@registry_option
+@click.pass_context
+def models_verify(ctx: click.Context, registry: Path | None) -> None:
+    """Check every stored file against its recorded size and sha256."""
+    from .console import console
+
+    reg = _reg(ctx, registry)
+    problems = reg.verify()
+    for p in problems:
+        click.echo(p, err=True)
+    if problems:
+        raise Failure(f"{len(problems)} problem(s) in {reg.root}")
+    console.print(f"All {len(reg.list())} model version(s) in {reg.root} verified.")
+
+
+@models_cmd.command("alias")
+@click.argument("ref")
+@click.argument("alias")
+@registry_option
+@click.pass_context
+def models_alias(ctx: click.Context, ref: str, alias: str, registry: Path | None) -> None:
+    """Point ALIAS (e.g. best) at REF."""
+    from .console import console
+
+    record = _reg(ctx, registry).set_alias(ref, alias)
+    console.print(f"{record.name}@{alias} -> {record.ref}")
+
+
+@models_cmd.command("rm")
+@click.argument("ref")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@registry_option
+@click.pass_context
+def models_rm(ctx: click.Context, ref: str, yes: bool, registry: Path | None) -> None:
+    """Remove a version (NAME:VERSION; NAME is its latest) or only an alias (NAME@ALIAS).
+
+    \b
+    ganzoo models rm dcgan-digits:3       remove version 3 and its files
+    ganzoo models rm dcgan-digits@best    remove the alias only; version and files stay
+    """
+    from .console import console
+    from .registry import parse_ref
+
+    reg = _reg(ctx, registry)
+    record = reg.resolve(ref)
+    alias = parse_ref(ref).alias
+    if alias is not None:
+        if alias == "latest":
+            reg.remove_alias(ref)  # refused, with the reason, before any question
+        if not yes:
+            click.confirm(f"Remove the alias {ref} (it points to {record.ref}, which stays)?", abort=True)
+        kept = reg.remove_alias(ref)
+        console.print(f"Removed the alias {ref}; {kept.ref} is kept")
+        return
+    if not yes:
+        aliases = f", aliases: {', '.join(record.aliases)}" if record.aliases else ""
+        click.confirm(f"Remove {record.ref} and its files ({record.path}{aliases})?", abort=True)
+    reg.remove(record.ref)
+    console.print(f"Removed {record.ref}")
+
+
+@models_cmd.command("export")
+@click.argument("ref")
+@click.argument("folder", type=click.Path(path_type=Path))
+@registry_option
+@click.pass_context
+def models_export(ctx: click.Context, ref: str, folder: Path, registry: Path | None) -> None:
+    """Write REF as a Hugging Face-style FOLDER: model.safetensors, config.json, README.md, samples.png."""
+    from .console import console
+    from .registry.transfer import export_model
+
+    path = export_model(ref, folder, registry=_reg(ctx, registry))
+    console.print(f"Exported {ref} to {path}")
+
+
+@models_cmd.command("import")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--name", default=None, help="Model name in this registry [default: the exported model's name].")
+@registry_option
+@click.pass_context
+def models_import(ctx: click.Context, folder: Path, name: str | None, registry: Path | None) -> None:
+    """Store an exported FOLDER as a new version, after checking every file's sha256."""
+    from .console import console
+    from .registry.transfer import import_model
+
+    record = import_model(folder, name=name, registry=_reg(ctx, registry))
+    console.print(f"Imported {folder} as [bold]{record.ref}[/] ({record.path})")
