@@ -328,3 +328,21 @@ def test_loss_checks_catch_their_breach(cls, message):
     with pytest.raises(AssertionError, match=message) as err:
         testing.check_loss("bad-loss", catalog=catalog)
     assert str(err.value).startswith(f"loss 'bad-loss' (plugin 'broken', class {cls.__name__})")
+
+
+def test_the_docs_test_file_passes_for_the_docs_plugin(install_distribution):
+    """docs/plugins.md's example test file, run against its ganzoo-tiny plugin."""
+    import re
+
+    doc = (Path(__file__).parent.parent / "docs" / "plugins.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", doc, re.S)
+    plugin = next(b for b in blocks if "register_architectures" in b)
+    tests = next(b for b in blocks if "def test_tiny_conforms():" in b)
+    install_distribution("ganzoo-tiny", {"thirdparty_tiny_kit": plugin}, {"tiny": "thirdparty_tiny_kit"})
+    ganzoo.reset_catalog()
+    namespace: dict = {}
+    exec(compile(tests, "docs/plugins.md", "exec"), namespace)
+    test_functions = [f for name, f in namespace.items() if name.startswith("test_")]
+    assert len(test_functions) == 2
+    for test in test_functions:
+        test()
