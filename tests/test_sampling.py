@@ -12,6 +12,7 @@ import ganzoo
 from ganzoo.cli import cli
 from ganzoo.sampling import lerp, sample_format, slerp
 
+
 @pytest.fixture
 def run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -110,5 +111,5 @@ def test_npy_holds_the_exact_samples(run, models, tmp_path):
 def test_sample_format_rules(tmp_path):
     assert sample_format("a.npy") == "npy" and sample_format("a.PNG") == "png" and sample_format("a.jpg") == "png"
     assert sample_format("a.out", "npy") == "npy"
-    with pytest.raises(ganzoo.ConfigError, match="ends in .npy"):
+    with pytest.raises(ganzoo.ConfigError, match=r"ends in \.npy"):
         sample_format("a.npy", "png")
