@@ -186,9 +186,10 @@ def dcgan_setups(compile_: bool) -> list[Setup]:
               "bf16 autocast, channels-last, `--reuse-fake`, fused Adam (EMA on)"),
     ]
     if compile_:
-        setups.append(Setup("ganzoo --fast --compile", "dcgan",
-                            {"precision": "bf16", "channels_last": True, "reuse_fake": True, "fused_adam": True,
-                             "compile": True}, "the fast path and torch.compile"))
+        # without channels-last: torch 2.11's inductor failed a stride check in convolution_backward with it
+        setups.append(Setup("ganzoo --compile", "dcgan",
+                            {"precision": "bf16", "reuse_fake": True, "fused_adam": True, "compile": True},
+                            "bf16, `--reuse-fake`, fused Adam and torch.compile"))
     return setups
 
 

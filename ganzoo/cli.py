@@ -114,7 +114,10 @@ def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
 
 # TrainConfig fields set from train's options of the same name (architecture and -o handled apart).
 _TRAIN_FIELDS = ("dataset", "loss", "steps", "batch_size", "d_steps", "lr_g", "lr_d", "betas", "ema", "seed",
-                 "device", "precision", "image_size", "data_dir", "log_every", "deterministic", "checkpoint_every")
+                 "device", "precision", "image_size", "data_dir", "log_every", "deterministic", "checkpoint_every",
+                 "channels_last", "reuse_fake", "fused_adam", "compile")
+# What --fast turns on: every speed option that helps on CPUs and GPUs alike (docs/guide.md, "Speed").
+FAST_PATH = {"precision": "bf16", "channels_last": True, "reuse_fake": True, "fused_adam": True}
 
 
 def _load_config_file(ctx: click.Context, path: Path | None) -> None:
@@ -152,6 +155,13 @@ def _load_config_file(ctx: click.Context, path: Path | None) -> None:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
               help="bf16 runs the networks under autocast (faster on recent hardware).")
+@click.option("--channels-last", is_flag=True, help="Keep images and conv weights in NHWC layout (faster convs).")
+@click.option("--reuse-fake", is_flag=True,
+              help="G's step reuses D's generated batch: one G forward fewer (pytorch/examples' DCGAN).")
+@click.option("--fused-adam", is_flag=True, help="Adam's fused kernel: one pass over all weights.")
+@click.option("--compile", is_flag=True, help="torch.compile G and D (slow first steps; pays off on GPUs).")
+@click.option("--fast", is_flag=True,
+              help="The fast path: --precision bf16 --channels-last --reuse-fake --fused-adam.")
 @click.option("--image-size", type=int, default=None, help="Resize images once at load [default: native size].")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Dataset files [default: $GANZOO_DATA or the user data directory].")
@@ -186,7 +196,7 @@ def _load_config_file(ctx: click.Context, path: Path | None) -> None:
 @click.pass_context
 def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple[str, ...], run_dir: Path | None,
               resume: Path | None, registry: Path | None, name: str | None, out: Path | None, no_publish: bool,
-              eval_every: int, **options: Any) -> None:
+              eval_every: int, fast: bool, **options: Any) -> None:
     """Train ARCHITECTURE on a dataset, save a sample grid and publish the model to the registry.
 
     \b
@@ -224,10 +234,13 @@ def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple
     if any(model_layers):
         merged = {k: v for layer in model_layers for k, v in layer.items()} | _parse_options(model_options)
         model_options = tuple(f"{k}={json.dumps(v)}" for k, v in merged.items())
+    if fast:  # a preset: options typed out beside it win
+        options.update({k: v for k, v in FAST_PATH.items()
+                        if ctx.get_parameter_source(k) != ParameterSource.COMMANDLINE})
     if resume is not None:
         # the saved run's options, with only those typed on this command line laid over them
         given = {k: options[k] for k in _TRAIN_FIELDS
-                 if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
+                 if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE or (fast and k in FAST_PATH)}
         if architecture is not None:
             given["architecture"] = architecture
         if model_options:

@@ -68,8 +68,8 @@ def _interpolation_matrix(in_size: int, out_size: int) -> torch.Tensor:
 def tf1_resize_bilinear(images: torch.Tensor, size: int) -> torch.Tensor:
     """Resize ``(N, C, H, W)`` images to ``size x size`` with TF1's bilinear rule."""
     _, _, h, w = images.shape
-    mh = _interpolation_matrix(h, size).to(images.dtype)
-    mw = _interpolation_matrix(w, size).to(images.dtype)
+    mh = _interpolation_matrix(h, size).to(images.device, images.dtype)
+    mw = _interpolation_matrix(w, size).to(images.device, images.dtype)
     return torch.einsum("ih,nchw,jw->ncij", mh, images, mw)
 
 

@@ -72,3 +72,10 @@ def test_eval_inception_from_the_cli(tmp_path, monkeypatch):
     assert out["metrics"] == "inception" and out["fid"] > 0 and out["protocol"]["samples"] == 8
     shown = json.loads(runner.invoke(cli, ["models", "show", "dcgan-digits"]).output)
     assert shown["metrics"]["inception"]["fid"] == pytest.approx(out["fid"])
+
+
+def test_resize_runs_on_the_images_device() -> None:
+    """The interpolation matrices follow the images (they were once left on the CPU beside CUDA images)."""
+    images = torch.zeros(2, 3, 28, 28, device="meta")
+    out = tf1_resize_bilinear(images, 299)
+    assert out.device.type == "meta" and out.shape == (2, 3, 299, 299)
