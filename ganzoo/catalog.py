@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.metadata
 import inspect
 import json
+import math
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -192,7 +193,10 @@ def _keywords(cls: type) -> tuple[dict[str, Any], bool]:
 
 
 def _check_contract(spec: ModelSpec, g: Generator, d: Discriminator, plugin: str) -> None:
-    """A two-sample forward pass in eval mode: catches wrong shapes before any training."""
+    """A small forward pass in eval mode: catches wrong shapes before any training.
+
+    Two samples, or the smallest batch of at least two that D's ``batch_multiple`` divides.
+    """
     where = f"architecture {spec.architecture!r} (plugin {plugin!r})"
     if not isinstance(g, Generator) or not isinstance(d, Discriminator):
         raise PluginError(f"{where}: constructors must return ganzoo.Generator and ganzoo.Discriminator")
@@ -201,15 +205,16 @@ def _check_contract(spec: ModelSpec, g: Generator, d: Discriminator, plugin: str
     d.eval()
     try:
         with torch.no_grad():
-            z = g.sample_latent(2)
-            labels = torch.zeros(2, dtype=torch.long, device=z.device) if spec.num_classes else None
+            n = math.lcm(2, d.batch_multiple)
+            z = g.sample_latent(n)
+            labels = torch.zeros(n, dtype=torch.long, device=z.device) if spec.num_classes else None
             x = g(z, labels)
-            expected = (2, *spec.data_shape)
+            expected = (n, *spec.data_shape)
             if tuple(x.shape) != expected:
                 raise PluginError(f"{where}: generator output has shape {tuple(x.shape)}, expected {expected}")
             logits = d(x, labels)
-            if tuple(logits.shape) != (2,):
-                raise PluginError(f"{where}: discriminator output has shape {tuple(logits.shape)}, expected (2,) "
+            if tuple(logits.shape) != (n,):
+                raise PluginError(f"{where}: discriminator output has shape {tuple(logits.shape)}, expected ({n},) "
                                   "(one logit per sample)")
     finally:
         g.train(modes[0])

@@ -70,6 +70,9 @@ class Discriminator(nn.Module, metaclass=abc.ABCMeta):
     """Scores samples. ``forward`` returns raw logits of shape ``(N,)``: D(x) = sigmoid(logit)."""
 
     ganzoo_spec: ModelSpec | None = None  # set by ganzoo when it builds the network
+    # D scores batches whose size is a multiple of this (a packed D judges groups of samples);
+    # 1: any batch. Set it in ``__init__``; ganzoo's own checks call D with such batch sizes.
+    batch_multiple: int = 1
 
     def __init__(self, *, data_shape: tuple[int, ...], num_classes: int = 0) -> None:
         super().__init__()
@@ -82,7 +85,7 @@ class Discriminator(nn.Module, metaclass=abc.ABCMeta):
 
     @abc.abstractmethod
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Return one logit per sample, shape ``(N,)``."""
+        """Return one logit per sample, shape ``(N,)``, for any ``N`` that ``batch_multiple`` divides."""
 
 
 @dataclass(frozen=True)

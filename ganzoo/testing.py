@@ -177,6 +177,12 @@ def _same_tensors(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor]) 
     return sorted(k for k in a.keys() | b.keys() if k not in a or k not in b or not torch.equal(a[k], b[k]))
 
 
+def _batch_for(d: nn.Module, n: int) -> int:
+    """The smallest batch of at least ``n`` samples that D's ``batch_multiple`` divides (packed Ds)."""
+    multiple = int(getattr(d, "batch_multiple", 1))
+    return -(-n // multiple) * multiple
+
+
 def _last_leaf(module: nn.Module) -> nn.Module | None:
     leaves = [m for m in module.modules() if not list(m.children())]
     return leaves[-1] if leaves else None
@@ -280,6 +286,7 @@ def check_shape_contract(name: str, *, data_shape: Sequence[int] | None = None, 
     _check(g.num_classes == s.num_classes and d.num_classes == s.num_classes, s,
            f"G.num_classes={g.num_classes} and D.num_classes={d.num_classes} must both be {s.num_classes}")
     n = max(BATCH, s.num_classes)  # every class appears, so every class embedding gets a gradient below
+    n = _batch_for(d, n)
     labels = s.labels(n)
     for mode in ("eval", "train"):
         g.train(mode == "train")
@@ -339,7 +346,7 @@ def check_conditioning(name: str, *, data_shape: Sequence[int] | None = None, nu
     d.eval()
     if not s.conditional:
         with torch.no_grad(), _raises_as_failure(s, "D(G(z), None) for an unconditional model"):
-            d(g(g.sample_latent(2), None), None)
+            d(g(g.sample_latent(_batch_for(d, 2)), None), None)
         return
     k = s.num_classes
     with torch.no_grad():
@@ -419,7 +426,7 @@ def check_round_trip(name: str, *, data_shape: Sequence[int] | None = None, num_
     s = _subject(name, data_shape, num_classes, options, catalog)
     result = _train(s)
     g, d = result.generator.eval(), result.discriminator.eval()
-    n = max(4, s.num_classes)
+    n = _batch_for(d, max(4, s.num_classes))
     labels = s.labels(n)
     with torch.no_grad():
         z = g.sample_latent(n, generator=torch.Generator().manual_seed(1))
