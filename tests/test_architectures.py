@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import re
 
 import pytest
@@ -21,7 +22,7 @@ NUM_CLASSES = 10
 
 # The built-in architectures and the shapes they must refuse; every other built-in pair must build.
 # Architectures registered later are held to "build, or refuse with ShapeMismatchError".
-BUILTIN = {"gan", "dcgan", "cgan", "cdcgan", "cdcgan-proj"}
+BUILTIN = {"gan", "dcgan", "cgan", "cdcgan", "cdcgan-proj", "pacgan"}
 REFUSED = {("dcgan", (2,)), ("cdcgan", (2,)), ("cdcgan-proj", (2,))}
 FITTING = [(name, shape) for name in ARCHITECTURES for shape in SHAPES if (name, shape) not in REFUSED]
 
@@ -78,7 +79,7 @@ def test_shape_contract(name, shape):
     g, d = build(name, shape)
     g.eval()
     d.eval()
-    n = 4
+    n = math.lcm(4, d.batch_multiple)  # a packed D scores whole packs only
     labels = labels_for(name, n)
     with torch.no_grad():
         x = g(g.sample_latent(n), labels)
@@ -98,7 +99,7 @@ def test_gradients_reach_every_parameter(name, shape):
     g, d = build(name, shape)
     g.train()
     d.train()
-    n = 10  # covers all 10 classes, so every class embedding gets a gradient
+    n = math.lcm(10, d.batch_multiple)  # covers all 10 classes, so every class embedding gets a gradient
     labels = labels_for(name, n)
     d(g(g.sample_latent(n), labels), labels).mean().backward()
     for prefix, net in (("G", g), ("D", d)):
@@ -156,6 +157,7 @@ def test_conditional_refuses_missing_labels(name):
 @pytest.mark.parametrize(
     ("name", "options"),
     [("gan", {"hidden": 0}), ("gan", {"depth": 0}), ("cgan", {"depth": -1}),
+     ("pacgan", {"pack": 0}), ("pacgan", {"hidden": 0}),
      ("dcgan", {"base_channels": 0}), ("dcgan", {"extra_layers": -1}), ("cdcgan", {"base_channels": 2.5})],
 )
 def test_bad_hyperparameters_are_refused(name, options):

@@ -20,6 +20,7 @@ FITS = {
     "dcgan": {"digits"},
     "cdcgan": {"digits"},
     "cdcgan-proj": {"digits"},
+    "pacgan": {"digits", "ring8", "grid25"},
 }
 SMALL = {"base_channels": 8}  # keeps the convolutional models fast in tests
 
