@@ -74,6 +74,7 @@ def run_state(state: TrainState) -> dict[str, Any]:
         "fixed_z": state.fixed_z.detach().cpu(),
         "history": [dict(r) for r in state.history],
         "seconds": float(state.seconds),
+        "world_size": state.sampler.world,  # processes that trained it (the global batch is batch_size x this)
     }
 
 

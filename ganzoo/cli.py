@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,8 @@ def _load_config_file(ctx: click.Context, path: Path | None) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Sample grid PNG [default: samples/<name>-v<version>.png].")
 @click.option("--no-publish", is_flag=True, help="Do not store the model in the registry.")
+@click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Train in N local processes (torch.distributed via torchrun; batch size is per process).")
 @click.option("--eval-every", type=click.IntRange(min=0), default=0, show_default=True,
               help="Evaluate every N steps (as `ganzoo eval`); results go into the manifest. 0: never.")
 @click.option("--sample-every", type=click.IntRange(min=0), default=500, show_default=True,
@@ -196,7 +199,7 @@ def _load_config_file(ctx: click.Context, path: Path | None) -> None:
 @click.pass_context
 def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple[str, ...], run_dir: Path | None,
               resume: Path | None, registry: Path | None, name: str | None, out: Path | None, no_publish: bool,
-              eval_every: int, fast: bool, **options: Any) -> None:
+              eval_every: int, fast: bool, nproc: int, **options: Any) -> None:
     """Train ARCHITECTURE on a dataset, save a sample grid and publish the model to the registry.
 
     \b
@@ -208,15 +211,31 @@ def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple
     ganzoo train --config run.toml --seed 1    options from a TOML file, the seed from here
     ganzoo train --from dcgan-digits --steps 8000   retrain with a stored model's options
     """
+    _train(ctx, architecture, model_options, run_dir, resume, registry, name, out, no_publish, eval_every, fast,
+           nproc, options)
+
+
+def _without_option(argv: list[str], option: str) -> list[str]:
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == option:
+            skip = True
+        elif not arg.startswith(option + "="):
+            out.append(arg)
+    return out
+
+
+def _train(ctx: click.Context, architecture: str | None, model_options: tuple[str, ...], run_dir: Path | None,
+           resume: Path | None, registry: Path | None, name: str | None, out: Path | None, no_publish: bool,
+           eval_every: int, fast: bool, nproc: int, options: dict[str, Any]) -> None:
     import json
 
     from click.core import ParameterSource
 
-    from .api import default_model_name, generate, publish
-    from .checkpoint import default_run_dir, resume_config
-    from .console import ProgressCallback, console
+    from .checkpoint import resume_config
     from .trainer import TrainConfig, fit
-    from .visual import save_samples
 
     from_ref, sample_every, logger = options.pop("from_ref"), options.pop("sample_every"), options.pop("logger")
     model_layers = [ctx.meta.get("ganzoo.config_model", {})]  # lowest first; -o on the command line tops them
@@ -252,6 +271,33 @@ def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple
             raise click.UsageError("missing argument ARCHITECTURE (or --resume RUN_DIR)")
         config = TrainConfig(architecture=architecture, model=_parse_options(model_options),
                              **{k: options[k] for k in _TRAIN_FIELDS})
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:  # options checked: start N copies under torchrun
+        from .distributed import launch
+
+        launch(nproc, _without_option(ctx.meta.get("ganzoo.argv") or [], "--nproc"))
+        return
+    from .distributed import init_from_env, shutdown
+
+    world = init_from_env(config.device)
+    try:
+        if world.is_main:
+            _train_and_publish(config, run_dir, resume, registry, name, out, no_publish, eval_every, sample_every,
+                               logger)
+        else:  # the other ranks train their share and write nothing
+            fit(config, resume_from=resume)
+    finally:
+        shutdown()
+
+
+def _train_and_publish(config: Any, run_dir: Path | None, resume: Path | None, registry: Path | None,
+                       name: str | None, out: Path | None, no_publish: bool, eval_every: int, sample_every: int,
+                       logger: str | None) -> None:
+    from .api import default_model_name, generate, publish
+    from .checkpoint import default_run_dir
+    from .console import ProgressCallback, console
+    from .trainer import fit
+    from .visual import save_samples
+
     model_name = name or default_model_name(config)
     reg = None
     if not no_publish:

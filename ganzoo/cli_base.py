@@ -18,6 +18,10 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 class GanzooGroup(click.Group):
     """Turns library and file-system errors into one clean line (exit 1) and Ctrl-C into exit 130."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["ganzoo.argv"] = list(args)  # the command line as typed: `train --nproc` relaunches it
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)

@@ -73,6 +73,8 @@ class ProgressCallback(Callback):
     def on_train_start(self, state: TrainState) -> None:
         self._t0 = time.perf_counter()
         self._step0 = state.step
+        for note in state.notes:
+            self.out.print(f"Note: {note}")
         if self.out.is_terminal and not os.environ.get("GANZOO_PLAIN_PROGRESS"):
             self.progress = Progress(
                 TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

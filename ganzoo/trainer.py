@@ -8,6 +8,7 @@ each phase, callbacks own everything that is not training (progress, logging, gr
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import os
 import random
@@ -24,6 +25,7 @@ from torch import nn
 
 from .catalog import Catalog, get_catalog
 from .data import DataOptions, Dataset, TensorSampler, resize_images
+from .distributed import World, current_world
 from .errors import ConfigError, GanzooError
 from .losses import Loss
 from .models import Discriminator, Generator, ModelSpec
@@ -139,6 +141,7 @@ class TrainState:
     opt_d: torch.optim.Optimizer | None = None
     sampler: TensorSampler | None = None  # the real-data batches, with their random state
     history: list[dict[str, float]] = field(default_factory=list)  # the metric records so far
+    notes: list[str] = field(default_factory=list)  # what a user should know about this run (shown at start)
     seconds: float = 0.0  # training time before this process (a resumed run's earlier part)
 
 
@@ -220,15 +223,24 @@ def fit(config: TrainConfig, *, callbacks: Iterable[Callback] = (), catalog: Cat
     at the last step, and on Ctrl-C); ``resume_from`` continues the run saved in that folder
     (and keeps checkpointing into it unless ``run_dir`` says otherwise). Ctrl-C finishes the
     current step, lets callbacks save, then raises :class:`TrainingInterrupted`.
+
+    Inside an initialized ``torch.distributed`` process group (``torchrun``; see
+    :mod:`ganzoo.distributed`) every process trains its own slice of each global batch of
+    ``batch_size * world_size`` through DistributedDataParallel; only rank 0 runs the
+    callbacks (those with ``all_ranks = True`` run everywhere) and writes ``run_dir``.
     """
     catalog = catalog or get_catalog()
-    callbacks = list(callbacks)
+    world = current_world()
+    callbacks = [cb for cb in callbacks if world.is_main or getattr(cb, "all_ranks", False)]
+    if not world.is_main:
+        run_dir = None  # other ranks read a checkpoint to resume from, but write nothing
     checkpoint = None
     if resume_from is not None:
         from .checkpoint import load_checkpoint
 
         checkpoint = load_checkpoint(resume_from)  # a bad folder fails before the data is loaded
-        run_dir = resume_from if run_dir is None else run_dir
+        if world.is_main:
+            run_dir = resume_from if run_dir is None else run_dir
     checkpointer = None
     if run_dir is not None:
         from .checkpoint import Checkpointer
@@ -238,9 +250,11 @@ def fit(config: TrainConfig, *, callbacks: Iterable[Callback] = (), catalog: Cat
     arch = catalog.architecture(config.architecture)
     loss = catalog.loss(config.loss or arch.default_loss)
     device = resolve_device(config.device)
+    if world.distributed and device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", world.local_rank)  # one GPU per process
     if dataset is None:
-        dataset = load_dataset(config.dataset, image_size=config.image_size, data_dir=config.data_dir,
-                               catalog=catalog)
+        dataset = _load_once(world, lambda: load_dataset(config.dataset, image_size=config.image_size,
+                                                          data_dir=config.data_dir, catalog=catalog))
 
     was_deterministic = torch.are_deterministic_algorithms_enabled()
     try:
@@ -249,7 +263,7 @@ def fit(config: TrainConfig, *, callbacks: Iterable[Callback] = (), catalog: Cat
                 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.use_deterministic_algorithms(True)
         with _sigint_deferred() as interrupted:
-            return _fit(config, callbacks, catalog, dataset, loss, device, checkpoint, interrupted)
+            return _fit(config, callbacks, catalog, dataset, loss, device, checkpoint, interrupted, world)
     except TrainingDiverged as exc:
         if checkpointer is not None and checkpointer.saved_step is not None:
             raise TrainingDiverged(f"{exc} The last good checkpoint (step {checkpointer.saved_step}) is kept "
@@ -264,11 +278,15 @@ def fit(config: TrainConfig, *, callbacks: Iterable[Callback] = (), catalog: Cat
 
 
 def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, dataset: Dataset, loss: Loss,
-         device: torch.device, checkpoint: dict[str, Any] | None, interrupted: Callable[[], bool]) -> TrainResult:
+         device: torch.device, checkpoint: dict[str, Any] | None, interrupted: Callable[[], bool],
+         world: World) -> TrainResult:
     torch.manual_seed(config.seed)
     random.seed(config.seed)  # unused by the loop; seeded (and checkpointed) for plugins that draw from it
     spec = catalog.resolve_spec(config.architecture, dataset.shape, dataset.num_classes, **config.model)
     G, D = catalog.build(spec)  # refuses data that does not fit, before any step
+    if world.distributed and device.type == "cuda":  # batch statistics over the global batch
+        G = nn.SyncBatchNorm.convert_sync_batchnorm(G)
+        D = nn.SyncBatchNorm.convert_sync_batchnorm(D)
     G.to(device).train()
     D.to(device).train()
     layout = torch.channels_last if config.channels_last and len(dataset.shape) == 3 else None
@@ -276,7 +294,7 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
         G.to(memory_format=layout)
         D.to(memory_format=layout)
     data_rng = torch.Generator().manual_seed(config.seed + 1)
-    sampler = TensorSampler(dataset, config.batch_size, device, data_rng)
+    sampler = TensorSampler(dataset, config.batch_size, device, data_rng, rank=world.rank, world=world.size)
 
     fused = {"fused": True} if config.fused_adam else {}
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr_g, betas=config.betas, **fused)
@@ -292,9 +310,22 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
         restore(state, checkpoint)  # weights, optimizers, random states, history: the run continues exactly
     history = state.history
     b = config.batch_size
-    # The networks as called in the loop: compiled, if asked; they share their weights with G and D.
-    gen: nn.Module = _compiled(G) if config.compile else G
-    disc: nn.Module = _compiled(D) if config.compile else D
+    if checkpoint is not None and int(checkpoint.get("world_size", 1)) != world.size:
+        was = int(checkpoint.get("world_size", 1))
+        state.notes.append(f"this run was checkpointed by {was} process(es) and resumes in {world.size}: the "
+                           f"global batch changes from {b * was} to {b * world.size} (batch size {b} per "
+                           "process); the data order and the random streams continue from the checkpoint")
+    # The networks as called in the loop. G_sync and D_sync average gradients across processes
+    # (DistributedDataParallel); a forward that is never backpropagated, or whose gradients stay
+    # local (D in G's step), goes through the bare module. Compiled, if asked; all share G's and D's weights.
+    G_sync, D_sync = (_ddp(G, device), _ddp(D, device)) if world.distributed else (G, D)
+    if config.compile:
+        G_sync, D_sync = _compiled(G_sync), _compiled(D_sync)
+    gen = _compiled(G) if config.compile else G
+    disc = _compiled(D) if config.compile else D
+
+    def latent() -> torch.Tensor:  # this process's slice of one global noise batch (all ranks draw alike)
+        return G.sample_latent(b * world.size)[world.rank * b : (world.rank + 1) * b]
 
     for cb in callbacks:
         cb.on_train_start(state)
@@ -308,15 +339,15 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
                 real = real.contiguous(memory_format=layout)
             keep = config.reuse_fake and i == config.d_steps - 1  # this fake batch feeds G's step too
             with torch.set_grad_enabled(keep), _autocast(config, device):
-                fake = gen(G.sample_latent(b), labels)
+                fake = (G_sync if keep else gen)(latent(), labels)
             with _autocast(config, device):
-                real_logits = disc(real, labels)
-                fake_logits = disc(fake.detach(), labels)
+                real_logits = D_sync(real, labels)
+                fake_logits = D_sync(fake.detach(), labels)
                 d_loss = loss.discriminator_loss(real_logits.float(), fake_logits.float())
                 penalty = loss.penalty(disc, real, fake.detach(), labels)
                 if penalty is not None:
                     d_loss = d_loss + penalty.float()
-            _check_finite(d_loss, step, "discriminator")
+            _check_finite(d_loss, step, "discriminator", world)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             _check_gradients(D, step, "discriminator")
@@ -328,10 +359,10 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
         with _autocast(config, device):
             if not config.reuse_fake:
                 labels = sampler.sample_labels(b)
-                fake = gen(G.sample_latent(b), labels)
+                fake = G_sync(latent(), labels)
             g_logits = disc(fake, labels)
             g_loss = loss.generator_loss(g_logits.float())
-        _check_finite(g_loss, step, "generator")
+        _check_finite(g_loss, step, "generator", world)
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         _check_gradients(G, step, "generator")
@@ -354,7 +385,7 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
             history.append(record)
         for cb in callbacks:
             cb.on_step_end(state, metrics)
-        if interrupted():
+        if world.any(interrupted()):  # every rank stops after the same step
             for cb in callbacks:
                 cb.on_interrupt(state)
             raise TrainingInterrupted(step)
@@ -403,6 +434,37 @@ def _sigint_deferred() -> Iterator[Callable[[], bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
+def _load_once(world: World, load: Callable[[], Dataset]) -> Dataset:
+    """Rank 0 loads (and may download) first; the others then read what it left on disk."""
+    if not world.distributed:
+        return load()
+    dataset: Dataset | None = None
+    failure: BaseException | None = None
+    if world.is_main:
+        try:
+            dataset = load()
+        except Exception as exc:  # every rank must hear of it, or they would wait for rank 0 forever
+            failure = exc
+    if world.any(failure is not None):
+        if failure is not None:
+            raise failure
+        raise ConfigError("rank 0 could not load the dataset; its message says why")
+    return dataset if dataset is not None else load()
+
+
+def _ddp(module: nn.Module, device: torch.device) -> nn.Module:
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index] if device.type == "cuda" else None
+    # Buffers (BatchNorm's running statistics) follow rank 0's at each forward, so they stay
+    # identical everywhere; on CUDA SyncBatchNorm already computes them over the global batch.
+    # Newer PyTorch names the option forward_sync_buffers and deprecates broadcast_buffers.
+    sync = ("forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+            else "broadcast_buffers")
+    options: dict[str, Any] = {sync: True}
+    return DistributedDataParallel(module, device_ids=ids, **options)
+
+
 def _compiled(module: nn.Module) -> nn.Module:
     try:
         return cast(nn.Module, torch.compile(module))
@@ -426,10 +488,15 @@ def _grid_labels(n: int, num_classes: int, device: torch.device) -> torch.Tensor
     return torch.arange(n, device=device) % num_classes
 
 
-def _check_finite(loss: torch.Tensor, step: int, network: str) -> None:
-    if not torch.isfinite(loss):
+def _check_finite(loss: torch.Tensor, step: int, network: str, world: World | None = None) -> None:
+    """Refuse a NaN/inf loss before its backward pass; in a multi-process run every rank agrees first."""
+    ok = bool(torch.isfinite(loss))
+    bad = world.flags(ok) if world is not None and world.distributed else ([] if ok else [0])
+    if bad:
+        where = f" on rank {', '.join(map(str, bad))}" if world is not None and world.distributed else ""
+        value = f" {loss.item()}" if not ok else " non-finite"
         raise TrainingDiverged(
-            f"the {network} loss became {loss.item()} at step {step}; the step was not applied. "
+            f"the {network} loss became{value} at step {step}{where}; the step was not applied. "
             "Lower the learning rates (--lr-g/--lr-d) or try another --loss."
         )
 

@@ -157,15 +157,21 @@ class TensorSampler:
     """Draws batches from an in-memory dataset by index: one reshuffle per epoch, no per-item Python work.
 
     The whole dataset lives on the training device; a batch is one ``index_select``
-    and one normalization.
+    and one normalization. In a run of ``world`` processes every process shuffles alike
+    and takes its own ``batch_size`` slice of each global batch of ``batch_size * world``,
+    so the processes see different samples and together the same ones as one process
+    with the global batch.
     """
 
-    def __init__(self, dataset: Dataset, batch_size: int, device: torch.device, generator: torch.Generator) -> None:
-        if batch_size > len(dataset):
-            raise ConfigError(f"batch size {batch_size} is larger than dataset {dataset.name!r} "
-                              f"({len(dataset)} samples); pass --batch-size {len(dataset)} or less")
+    def __init__(self, dataset: Dataset, batch_size: int, device: torch.device, generator: torch.Generator,
+                 *, rank: int = 0, world: int = 1) -> None:
+        if batch_size * world > len(dataset):
+            per = f" ({world} processes x {batch_size})" if world > 1 else ""
+            raise ConfigError(f"batch size {batch_size * world}{per} is larger than dataset {dataset.name!r} "
+                              f"({len(dataset)} samples); pass --batch-size {len(dataset) // world} or less")
         self.dataset = dataset
         self.batch_size = batch_size
+        self.rank, self.world = rank, world
         self.data = dataset.data.to(device)
         self.labels = dataset.labels.to(device) if dataset.labels is not None else None
         self.generator = generator  # a CPU generator: the permutation is the same on every device
@@ -175,11 +181,13 @@ class TensorSampler:
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The next batch: floats in the model's range, and labels (or None)."""
-        if self._pos + self.batch_size > len(self._order):
+        step = self.batch_size * self.world
+        if self._pos + step > len(self._order):
             self._order = torch.randperm(len(self.data), generator=self.generator).to(self.device)
             self._pos = 0
-        idx = self._order[self._pos : self._pos + self.batch_size]
-        self._pos += self.batch_size
+        start = self._pos + self.rank * self.batch_size
+        idx = self._order[start : start + self.batch_size]
+        self._pos += step
         x = self.dataset.to_float(self.data.index_select(0, idx))
         y = self.labels.index_select(0, idx) if self.labels is not None else None
         return x, y
@@ -201,5 +209,5 @@ class TensorSampler:
         """Labels drawn from the data's label distribution (for a conditional generator)."""
         if self.labels is None:
             return None
-        idx = torch.randint(len(self.labels), (n,), generator=self.generator).to(self.device)
-        return self.labels.index_select(0, idx)
+        idx = torch.randint(len(self.labels), (n * self.world,), generator=self.generator).to(self.device)
+        return self.labels.index_select(0, idx[self.rank * n : (self.rank + 1) * n])

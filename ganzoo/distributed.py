@@ -1,0 +1,119 @@
+"""Multi-process training on PyTorch's own engine: ``torch.distributed`` started by ``torchrun``.
+
+ganzoo adds no launcher and no communication layer. ``torchrun`` (or ``ganzoo train
+--nproc N``, which calls torchrun's launcher API) starts the processes and sets ``RANK``,
+``WORLD_SIZE``, ``LOCAL_RANK`` and the rendezvous variables; :func:`init_from_env` joins
+the process group (NCCL on CUDA, gloo elsewhere) and :func:`fit` trains with one
+``DistributedDataParallel`` wrapper for G and one for D. See docs/distributed.md.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+
+from .errors import ConfigError
+
+__all__ = ["World", "current_world", "init_from_env", "launch", "shutdown"]
+
+
+@dataclass(frozen=True)
+class World:
+    """Where this process stands in a run: ``rank`` of ``size`` processes."""
+
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the one process that prints, writes the run folder and publishes."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+    def flags(self, ok: bool) -> list[int]:
+        """Every rank's ``ok``: one all-reduce, so that all ranks take the same decision."""
+        if not self.distributed:
+            return [] if ok else [self.rank]
+        bad = torch.zeros(self.size, dtype=torch.int32, device=_collective_device())
+        bad[self.rank] = 0 if ok else 1
+        dist.all_reduce(bad)
+        return [r for r in range(self.size) if bad[r]]
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank when ``flag`` is true on any rank."""
+        if not self.distributed:
+            return flag
+        return bool(self.flags(not flag))
+
+
+def _collective_device() -> torch.device:
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def current_world() -> World:
+    """The running process group's view, or a world of one when none is initialized."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return World()
+    return World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", dist.get_rank())))
+
+
+def init_from_env(device: str = "auto", timeout_s: float = 1800) -> World:
+    """Join the process group that ``torchrun`` describes in the environment; a world of one without it.
+
+    The backend is NCCL when this process trains on CUDA, gloo otherwise. Idempotent.
+    """
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size <= 1 or (dist.is_available() and dist.is_initialized()):
+        return current_world()
+    if not dist.is_available():
+        raise ConfigError("this PyTorch build has no torch.distributed; run with one process")
+    for name in ("RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        if name not in os.environ:
+            raise ConfigError(f"WORLD_SIZE={size} is set but {name} is not: start multi-process runs with "
+                              "torchrun (or ganzoo train --nproc N), which sets all of them")
+    local_rank = int(os.environ["LOCAL_RANK"])
+    cuda = torch.cuda.is_available() and device in ("auto", "cuda")
+    if cuda:
+        torch.cuda.set_device(local_rank)
+    dist.init_process_group("nccl" if cuda else "gloo", timeout=timedelta(seconds=timeout_s))
+    return current_world()
+
+
+def shutdown() -> None:
+    """Leave the process group, if this process joined one."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def launch(nproc: int, args: Sequence[str]) -> None:
+    """Run ``python -m ganzoo ARGS`` in ``nproc`` local processes with torchrun's launcher API.
+
+    Raises :class:`ConfigError` naming the failed rank when a process fails.
+    """
+    import sys
+    import uuid
+
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    if nproc < 1:
+        raise ConfigError(f"--nproc must be a positive integer, got {nproc}")
+    config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),
+                          rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.5)
+    try:
+        elastic_launch(config, sys.executable)("-m", "ganzoo", *args)
+    except ChildFailedError as exc:
+        ranks = ", ".join(str(f.local_rank) for f in exc.failures.values())
+        raise ConfigError(f"the {nproc}-process run failed on rank(s) {ranks}; the messages of each rank "
+                          "are printed above") from None
