@@ -125,11 +125,14 @@ def _reference(result: TrainResult) -> torch.Tensor | None:
 
 
 def evaluate(ref: str | os.PathLike[str], *, registry: Any = None, samples: int | None = None, seed: int = 0,
-             data_dir: str | None = None, save: bool = True, inception: bool = False) -> tuple[str, dict[str, Any]]:
+             data_dir: str | None = None, save: bool = True, inception: bool = False,
+             split: str = "train") -> tuple[str, dict[str, Any]]:
     """Evaluate a stored model on the dataset it was trained on; returns ``(metric set, results)``.
 
-    Registry models get the results written into their manifest (``metrics.<set>``) unless
-    ``save`` is False; a bare ``.safetensors`` file is evaluated and nothing is written.
+    ``split="test"`` compares against the dataset's test split (where it has one) instead of
+    its training images; the metric set is then named ``<set>-test``. Registry models get the
+    results written into their manifest (``metrics.<set>``) unless ``save`` is False; a bare
+    ``.safetensors`` file is evaluated and nothing is written.
     """
     import json
 
@@ -147,13 +150,20 @@ def evaluate(ref: str | os.PathLike[str], *, registry: Any = None, samples: int 
     if not info.get("name"):
         raise ConfigError(f"{ref}: the model does not record the dataset it was trained on")
     resize = (info.get("preprocessing") or {}).get("resize")
-    dataset = load_dataset(info["name"], image_size=resize["to"][0] if resize else None, data_dir=data_dir)
+    size = resize["to"][0] if resize else None
+    reference = None
+    if split != "train":  # checked before the (slow) training data is loaded
+        reference = load_dataset(info["name"], image_size=size, data_dir=data_dir, split=split)
+    dataset = load_dataset(info["name"], image_size=size, data_dir=data_dir)
     if inception:
         from .evaluation import evaluate_inception
 
-        name, results = "inception", evaluate_inception(g, dataset, reg.root, samples=samples or 2000, seed=seed)
+        name, results = "inception", evaluate_inception(g, dataset, reg.root, samples=samples or 2000, seed=seed,
+                                                        reference=reference)
     else:
-        name, results = run_evaluation(g, dataset, reg.root, samples=samples, seed=seed)
+        name, results = run_evaluation(g, dataset, reg.root, samples=samples, seed=seed, reference=reference)
+    if reference is not None:
+        name = f"{name}-{split}"
     if save and not is_path_ref(ref):
         reg.record_metrics(str(ref), name, results)
     return name, results

@@ -413,10 +413,12 @@ def sample_cmd(ref: str, n: int, out: Path | None, fmt: str | None, label: int |
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Dataset files.")
 @click.option("--no-save", is_flag=True, help="Do not write the results into the model's manifest.")
 @click.option("--inception", is_flag=True, help="Inception FID/KID instead (needs: pip install 'ganzoo[fid]').")
+@click.option("--reference", type=click.Choice(["train", "test"]), default="train", show_default=True,
+              help="Real images to compare with: the training set, or the test split (mnist, fashion-mnist, cifar10).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @_registry_option
 def eval_cmd(ref: str, samples: int | None, seed: int, data_dir: str | None, no_save: bool, inception: bool,
-             as_json: bool, registry: Path | None) -> None:
+             reference: str, as_json: bool, registry: Path | None) -> None:
     """Evaluate a stored model on its dataset and record the numbers with it.
 
     2-D mixtures (ring8, grid25): modes covered, share of high-quality samples, reverse KL
@@ -430,7 +432,7 @@ def eval_cmd(ref: str, samples: int | None, seed: int, data_dir: str | None, no_
     if samples is not None and samples < 2:
         raise ConfigError(f"--samples must be at least 2, got {samples}")
     name, results = evaluate(ref, registry=registry, samples=samples, seed=seed, data_dir=data_dir,
-                             save=not no_save, inception=inception)
+                             save=not no_save, inception=inception, split=reference)
     if as_json:
         print_json({"ref": ref, "metrics": name, **results})
         return

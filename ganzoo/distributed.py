@@ -109,6 +109,8 @@ def launch(nproc: int, args: Sequence[str]) -> None:
 
     if nproc < 1:
         raise ConfigError(f"--nproc must be a positive integer, got {nproc}")
+    # as torchrun does: without a setting, N processes of all-core thread pools would oversubscribe the CPU
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),
                           rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.5)
     try:

@@ -131,14 +131,23 @@ def _features(model: FeatureClassifier, images: torch.Tensor) -> tuple[torch.Ten
     return torch.cat(feats), torch.cat(preds)
 
 
+def _split_name(dataset: Dataset) -> str:
+    return "test" if dataset.preprocessing.get("split") == "test" else "training"
+
+
 def evaluate_images(generator: Generator, dataset: Dataset, root: Path, *, samples: int = 2000,
-                    seed: int = 0) -> dict[str, Any]:
-    """Classifier-feature metrics of ``generator`` against ``samples`` real images of ``dataset``."""
+                    seed: int = 0, reference: Dataset | None = None) -> dict[str, Any]:
+    """Classifier-feature metrics of ``generator`` against ``samples`` real images.
+
+    The classifier is trained on ``dataset`` (the training data); the real images come from
+    ``reference`` (e.g. the test split) when given, else from ``dataset``.
+    """
     classifier, info = load_or_train_classifier(dataset, root)
     g = torch.Generator().manual_seed(seed)
-    n = min(samples, len(dataset))
-    real_idx = torch.randperm(len(dataset), generator=g)[:n]
-    real_f, real_pred = _features(classifier, dataset.to_float(dataset.data[real_idx]))
+    ref = reference if reference is not None else dataset
+    n = min(samples, len(ref))
+    real_idx = torch.randperm(len(ref), generator=g)[:n]
+    real_f, real_pred = _features(classifier, ref.to_float(ref.data[real_idx]))
     labels = None
     if generator.num_classes:
         assert dataset.labels is not None
@@ -152,13 +161,14 @@ def evaluate_images(generator: Generator, dataset: Dataset, root: Path, *, sampl
     result: dict[str, Any] = {
         "fd": frechet_distance(real_f, fake_f), "kid": kid, "kid_std": kid_std,
         "precision": precision, "recall": recall,
-        "class_kl": class_histogram_kl(fake_pred, dataset.labels if dataset.labels is not None else real_pred,
+        "class_kl": class_histogram_kl(fake_pred, ref.labels if ref.labels is not None else real_pred,
                                        dataset.num_classes),
     }
     if labels is not None:
         result["label_accuracy"] = float((fake_pred == labels).float().mean())
     result["protocol"] = {
-        "kind": "classifier-features", "samples": n, "reference": f"{n} random training images, seed {seed}",
+        "kind": "classifier-features", "samples": n,
+        "reference": f"{n} random {_split_name(ref)} images of {ref.name}, seed {seed}",
         "features": f"ganzoo FeatureClassifier {info['features']}-d, {info['key']}",
         "classifier_accuracy": info["accuracy"], "classifier_held_out": info["held_out"],
         "resize": dataset.preprocessing.get("resize", "none"), "kid": "poly kernel, 50 subsets",
@@ -183,34 +193,40 @@ def evaluate_mixture(generator: Generator, dataset_name: str, *, samples: int = 
 
 
 def evaluate(generator: Generator, dataset: Dataset, root: Path, *, samples: int | None = None,
-             seed: int = 0) -> tuple[str, dict[str, Any]]:
+             seed: int = 0, reference: Dataset | None = None) -> tuple[str, dict[str, Any]]:
     """Pick the protocol that fits the dataset; returns ``(metric set name, results)``."""
     if dataset.name in MIXTURES and not dataset.is_image:
         return "mixture", evaluate_mixture(generator, dataset.name, samples=samples or MIXTURE_SAMPLES, seed=seed)
     if dataset.is_image and dataset.labels is not None:
-        return "classifier", evaluate_images(generator, dataset, root, samples=samples or 2000, seed=seed)
+        return "classifier", evaluate_images(generator, dataset, root, samples=samples or 2000, seed=seed,
+                                             reference=reference)
     raise ConfigError(f"no evaluation protocol for dataset {dataset.name!r}: metrics need a 2-D mixture "
                       "(ring8, grid25) or labelled images")
 
 
 def evaluate_inception(generator: Generator, dataset: Dataset, root: Path, *, samples: int = 2000,
-                       seed: int = 0) -> dict[str, Any]:
-    """Inception FID and KID (needs the ``fid`` extra); reference features cached under ``root/fid``."""
+                       seed: int = 0, reference: Dataset | None = None) -> dict[str, Any]:
+    """Inception FID and KID (needs the ``fid`` extra); reference features cached under ``root/fid``.
+
+    The real images come from ``reference`` (e.g. the test split, as Lucic et al. 2018 do)
+    when given, else from ``dataset``.
+    """
     from .fid import InceptionFeatures
     from .weights import read_weights
 
     if not dataset.is_image:
         raise ConfigError(f"Inception metrics need images; {dataset.name!r} holds vectors")
     extractor = InceptionFeatures()
-    n = min(samples, len(dataset))
-    key = hashlib.sha256(f"{_dataset_key(dataset)}-{n}-{seed}-{extractor.sha256}".encode()).hexdigest()[:16]
-    path = root / "fid" / f"{dataset.name}-{key}.safetensors"
+    ref = reference if reference is not None else dataset
+    n = min(samples, len(ref))
+    key = hashlib.sha256(f"{_dataset_key(ref)}-{n}-{seed}-{extractor.sha256}".encode()).hexdigest()[:16]
+    path = root / "fid" / f"{ref.name}-{key}.safetensors"
     if path.exists():
         real = read_weights(path)[1]["features"]
     else:
-        idx = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:n]
-        real = extractor(dataset.data[idx])
-        _store_cache(path, {"features": real}, {"ganzoo.reference": dataset.name})
+        idx = torch.randperm(len(ref), generator=torch.Generator().manual_seed(seed))[:n]
+        real = extractor(ref.data[idx])
+        _store_cache(path, {"features": real}, {"ganzoo.reference": ref.name})
     from .api import generate
 
     labels = None
@@ -220,7 +236,7 @@ def evaluate_inception(generator: Generator, dataset: Dataset, root: Path, *, sa
     kid, kid_std = kernel_inception_distance(real, fake, subset_size=min(1000, n))
     return {"fid": frechet_distance(real, fake), "kid": kid, "kid_std": kid_std,
             "protocol": {"kind": "inception", "samples": n,
-                         "reference": f"{n} random training images of {dataset.name}, seed {seed}",
+                         "reference": f"{n} random {_split_name(ref)} images of {ref.name}, seed {seed}",
                          **extractor.protocol()}}
 
 

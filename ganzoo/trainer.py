@@ -202,15 +202,22 @@ def resolve_device(name: str) -> torch.device:
 
 
 def load_dataset(name: str, *, image_size: int | None = None, data_dir: str | None = None,
-                 catalog: Catalog | None = None) -> Dataset:
-    """Load a registered dataset at its native size, resized once if ``image_size`` is given."""
+                 catalog: Catalog | None = None, split: str = "train") -> Dataset:
+    """Load a registered dataset at its native size, resized once if ``image_size`` is given.
+
+    ``split="test"`` loads the held-out split of datasets that have one (``DatasetSpec.splits``).
+    """
     catalog = catalog or get_catalog()
     spec = catalog.dataset(name)
-    options = (DataOptions(image_size=image_size) if data_dir is None
-               else DataOptions(data_dir=Path(data_dir), image_size=image_size))
+    if split not in spec.splits:
+        raise ConfigError(f"dataset {name!r} has no {split!r} split; it has: {', '.join(spec.splits)}")
+    options = (DataOptions(image_size=image_size, split=split) if data_dir is None
+               else DataOptions(data_dir=Path(data_dir), image_size=image_size, split=split))
     dataset = spec.load(options)
     if image_size is not None:
         dataset = resize_images(dataset, image_size)
+    if split != "train":
+        dataset.preprocessing = {**dataset.preprocessing, "split": split}
     return dataset
 
 

@@ -109,8 +109,9 @@ def prepare(options: DataOptions) -> Path:
     return root / EXTRACTED
 
 
-def load_cifar10(options: DataOptions, split: str = "train") -> Dataset:
-    """CIFAR-10's 50,000 training images (or the 10,000 test ones), 3x32x32, native size."""
+def load_cifar10(options: DataOptions, split: str | None = None) -> Dataset:
+    """CIFAR-10's 50,000 training images (or the 10,000 test ones: ``options.split``), 3x32x32, native size."""
+    split = split or options.split
     if split not in ("train", "test"):
         raise DataError(f"CIFAR-10 split must be 'train' or 'test', got {split!r}")
     folder = prepare(options)
@@ -123,5 +124,5 @@ CIFAR10_SPEC = DatasetSpec(
     name=NAME, load=load_cifar10, shape=(3, SIZE, SIZE), size=50_000, num_classes=10,
     description="CIFAR-10: 10 classes of 32x32 colour photos (Krizhevsky 2009; binary version, 162 MB download)",
     available=lambda options: _extracted(cifar10_dir(options)) or (cifar10_dir(options) / ARCHIVE.name).is_file(),
-    source=ARCHIVE.urls[0],
+    source=ARCHIVE.urls[0], splits=("train", "test"),
 )

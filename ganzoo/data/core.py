@@ -42,8 +42,11 @@ class DataOptions:
     data_dir: Path = field(default_factory=default_data_dir)  # where downloaded files live
     download: bool = True  # may the loader fetch missing files
     image_size: int | None = None  # --image-size: lets mixed-size folders load (resized here); None = native
+    split: str = "train"  # which split to load: "train", or "test" where the spec lists it in ``splits``
 
     def __post_init__(self) -> None:
+        if self.split not in ("train", "test"):
+            raise ConfigError(f"split must be 'train' or 'test', got {self.split!r}")
         if self.image_size is not None and (isinstance(self.image_size, bool) or self.image_size < 1):
             raise ConfigError(f"image size must be a positive integer, got {self.image_size!r}")
 
@@ -112,6 +115,7 @@ class DatasetSpec:
     num_classes: int = 0  # classes in the labels, 0 if unlabelled
     available: Callable[[DataOptions], bool] | None = None  # True when loadable without network
     source: str = ""  # where the data comes from
+    splits: tuple[str, ...] = ("train",)  # the splits ``load`` honours through ``DataOptions.split``
 
     def __post_init__(self) -> None:
         check_name("dataset", self.name)

@@ -102,32 +102,34 @@ def read_split(folder: Path, table: dict[str, IdxFile], split: str = "train") ->
     return images.unsqueeze(1), labels.long()
 
 
-def _local(name: str, options: DataOptions, system: Path | None) -> Path | None:
-    """Where the train files already are: the data dir first, then the system copy."""
+def _local(name: str, options: DataOptions, system: Path | None, files: tuple[str, ...] = TRAIN) -> Path | None:
+    """Where the split's files already are: the data dir first, then the system copy."""
     for folder in (options.data_dir / name, system):
-        if folder is not None and all((folder / f).is_file() for f in TRAIN):
+        if folder is not None and all((folder / f).is_file() for f in files):
             return folder
     return None
 
 
 def _load(name: str, options: DataOptions, table: dict[str, IdxFile], classes: list[str],
           system: Path | None = None) -> Dataset:
-    folder = _local(name, options, system)
+    files = TRAIN if options.split == "train" else TEST
+    folder = _local(name, options, system, files)
     if folder is None:
         folder = options.data_dir / name
         also = f", or install Debian's copy in {system} (apt install dataset-{name})" if system is not None else ""
-        ensure_files(name, [table[f].remote for f in TRAIN], folder, download_missing=options.download, also=also)
-    images, labels = read_split(folder, table)
+        ensure_files(name, [table[f].remote for f in files], folder, download_missing=options.download, also=also)
+    images, labels = read_split(folder, table, options.split)
     return Dataset(name=name, data=images, labels=labels, num_classes=10, class_names=list(classes))
 
 
 def load_mnist(options: DataOptions) -> Dataset:
-    """MNIST's 60,000 training digits, 28x28 grey (``<data_dir>/mnist/``)."""
+    """MNIST's 60,000 training digits (or 10,000 test ones), 28x28 grey (``<data_dir>/mnist/``)."""
     return _load("mnist", options, MNIST_FILES, MNIST_CLASSES)
 
 
 def load_fashion_mnist(options: DataOptions) -> Dataset:
-    """Fashion-MNIST's 60,000 training images: ``<data_dir>/fashion-mnist/``, else Debian's copy, else downloaded."""
+    """Fashion-MNIST's 60,000 training images (or 10,000 test ones): ``<data_dir>/fashion-mnist/``, else
+    Debian's copy, else downloaded."""
     return _load("fashion-mnist", options, FASHION_FILES, FASHION_CLASSES, FASHION_SYSTEM_DIR)
 
 
@@ -135,12 +137,12 @@ MNIST_SPEC = DatasetSpec(
     name="mnist", load=load_mnist, shape=(1, SIZE, SIZE), size=60_000, num_classes=10,
     description="Handwritten digits 0-9, 28x28 grey (LeCun et al. 1998; downloaded, 9.9 MB)",
     available=lambda options: _local("mnist", options, None) is not None,
-    source=MNIST_URLS[1],
+    source=MNIST_URLS[1], splits=("train", "test"),
 )
 
 FASHION_SPEC = DatasetSpec(
     name="fashion-mnist", load=load_fashion_mnist, shape=(1, SIZE, SIZE), size=60_000, num_classes=10,
     description="Zalando's clothing images, 10 classes, 28x28 grey (Xiao et al. 2017; downloaded, 26 MB)",
     available=lambda options: _local("fashion-mnist", options, FASHION_SYSTEM_DIR) is not None,
-    source=FASHION_URLS[0],
+    source=FASHION_URLS[0], splits=("train", "test"),
 )
