@@ -1,4 +1,4 @@
-"""Shared fixtures: isolated registries and data dirs, fresh catalogs, throwaway distributions."""
+"""Shared fixtures: isolated registries and data dirs, fresh catalogs, an in-process CLI, throwaway distributions."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from click.testing import CliRunner
 
 import ganzoo
 from ganzoo.catalog import reset_catalog
+from ganzoo.cli import cli
 
 
 @pytest.fixture(autouse=True)
@@ -32,6 +34,24 @@ def _isolate(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
 def catalog() -> ganzoo.Catalog:
     """A fresh catalog of the installed plugins."""
     return ganzoo.load_catalog()
+
+
+@pytest.fixture
+def cli_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Run ``ganzoo ARGS...`` in-process from ``tmp_path``: ``cli_run(*args, code=0)`` checks the exit code.
+
+    Progress is printed plainly (no live display), whatever the environment says about colour or terminals.
+    """
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GANZOO_PLAIN_PROGRESS", "1")
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0):
+        result = runner.invoke(cli, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result
+
+    return invoke
 
 
 def make_distribution(root: Path, dist: str, modules: dict[str, str], entry_points: dict[str, str],

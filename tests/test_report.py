@@ -10,10 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from PIL import Image, ImageStat
-
-from ganzoo.cli import cli
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
 BROWSER = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -37,28 +34,14 @@ PROBE = """<script>
 
 
 @pytest.fixture
-def run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("GANZOO_PLAIN_PROGRESS", "1")
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0):
-        result = runner.invoke(cli, list(args), catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result
-
-    return invoke
-
-
-@pytest.fixture
-def trained(run, tmp_path) -> Path:
-    run("train", "gan", "--dataset", "ring8", "--steps", "10", "--batch-size", "32", "--log-every", "2",
-        "--sample-every", "5", "--eval-every", "10", "--run-dir", "r", "--no-publish")
+def trained(cli_run, tmp_path) -> Path:
+    cli_run("train", "gan", "--dataset", "ring8", "--steps", "10", "--batch-size", "32", "--log-every", "2",
+            "--sample-every", "5", "--eval-every", "10", "--run-dir", "r", "--no-publish")
     return tmp_path / "r"
 
 
-def test_report_is_one_self_contained_file(run, trained):
-    out = run("report", str(trained)).output
+def test_report_is_one_self_contained_file(cli_run, trained):
+    out = cli_run("report", str(trained)).output
     page = (trained / "report.html").read_text()
     assert f"Report: {trained / 'report.html'}" in out.replace("\n", "")
     images = re.findall(r'<img[^>]*src="([^"]*)"', page)
@@ -68,13 +51,13 @@ def test_report_is_one_self_contained_file(run, trained):
     for text in ("Training curves", "Samples from the fixed latent", "step 5", "step 10", "Final metrics",
                  "modes_covered", "2d-mixture", "non-saturating", "batch_size"):
         assert text in page, text
-    other = run("report", str(trained), "--out", "elsewhere/r.html").output
+    other = cli_run("report", str(trained), "--out", "elsewhere/r.html").output
     assert "elsewhere/r.html" in other and (trained.parent / "elsewhere" / "r.html").is_file()
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (Debian: apt-get install chromium chromium-driver)")
-def test_report_renders_in_a_headless_browser(run, trained, tmp_path):
-    run("report", str(trained))
+def test_report_renders_in_a_headless_browser(cli_run, trained, tmp_path):
+    cli_run("report", str(trained))
     report = trained / "report.html"
     shot = tmp_path / "shot.png"
     shown = _chromium(tmp_path / "profile1", f"--screenshot={shot}", "--window-size=1200,2400", report.as_uri())
@@ -111,12 +94,12 @@ def _chromium(profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("make", ["missing", "empty", "file"])
-def test_a_folder_that_is_not_a_run_is_one_line(run, tmp_path, make):
+def test_a_folder_that_is_not_a_run_is_one_line(cli_run, tmp_path, make):
     if make == "empty":
         (tmp_path / "notarun").mkdir()
     elif make == "file":
         (tmp_path / "notarun").write_text("hello")
-    result = run("report", "notarun", code=1)
+    result = cli_run("report", "notarun", code=1)
     assert "notarun is not a run folder" in result.output
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
 

@@ -10,11 +10,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
 
 import ganzoo
 from ganzoo.checkpoint import CHECKPOINT, CONFIG, load_checkpoint
-from ganzoo.cli import cli
 from ganzoo.runlog import read_metrics
 from ganzoo.trainer import Callback, TrainConfig, fit
 
@@ -34,19 +32,6 @@ def one_thread(monkeypatch):
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture
-def cli_run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0):
-        result = runner.invoke(cli, list(args), catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result
-
-    return invoke
 
 
 def assert_same_run(a: dict, b: dict) -> None:

@@ -6,34 +6,18 @@ import json
 import sys
 
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
 import ganzoo
 from ganzoo.checkpoint import read_run_config
-from ganzoo.cli import cli
 from ganzoo.runlog import RunLogger, grid_steps, read_metrics
 
 RING = ["gan", "--dataset", "ring8", "--batch-size", "32", "--log-every", "5"]
 FIELDS = {"step", "d_loss", "g_loss", "d_real", "d_fake", "images_per_s", "seconds"}
 
 
-@pytest.fixture
-def run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("GANZOO_PLAIN_PROGRESS", "1")
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0):
-        result = runner.invoke(cli, list(args), catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result
-
-    return invoke
-
-
-def test_train_writes_config_metrics_and_grids(run, tmp_path):
-    out = run("train", *RING, "--steps", "20", "--sample-every", "10", "--run-dir", "r", "--no-publish").output
+def test_train_writes_config_metrics_and_grids(cli_run, tmp_path):
+    out = cli_run("train", *RING, "--steps", "20", "--sample-every", "10", "--run-dir", "r", "--no-publish").output
     assert "Run folder: r" in out and "ganzoo report r" in out
     config = json.loads((tmp_path / "r" / "config.json").read_text())
     assert config["architecture"] == "gan" and config["steps"] == 20 and config["batch_size"] == 32
@@ -54,8 +38,8 @@ def test_train_writes_config_metrics_and_grids(run, tmp_path):
     assert Image.open(tmp_path / "r" / "samples" / "step-000020.png").size[0] > 100
 
 
-def test_sample_every_zero_draws_only_the_last_step(run, tmp_path):
-    run("train", *RING, "--steps", "7", "--sample-every", "0", "--run-dir", "r", "--no-publish")
+def test_sample_every_zero_draws_only_the_last_step(cli_run, tmp_path):
+    cli_run("train", *RING, "--steps", "7", "--sample-every", "0", "--run-dir", "r", "--no-publish")
     assert [s for s, _ in grid_steps(tmp_path / "r")] == [7]
     assert [r["step"] for r in read_metrics(tmp_path / "r")] == [5, 7]
 
@@ -69,16 +53,16 @@ def test_the_python_api_takes_a_run_logger(tmp_path):
     assert json.loads((tmp_path / "api" / "config.json").read_text())["resolved"]["spec"]["data_shape"] == [1, 8, 8]
 
 
-def test_resume_appends_without_duplicate_steps(run, tmp_path):
-    run("train", *RING, "--steps", "10", "--checkpoint-every", "10", "--sample-every", "5", "--run-dir", "r",
-        "--no-publish")
+def test_resume_appends_without_duplicate_steps(cli_run, tmp_path):
+    cli_run("train", *RING, "--steps", "10", "--checkpoint-every", "10", "--sample-every", "5", "--run-dir", "r",
+            "--no-publish")
     log = tmp_path / "r" / "metrics.jsonl"
     before = log.read_text()
     # A crash after the checkpoint at step 10: lines and a grid of steps the resumed run will redo, a torn line.
     with log.open("a") as f:
         f.write(json.dumps({"step": 15, "d_loss": -1.0}) + "\n" + '{"step": 20, "d_lo')
     (tmp_path / "r" / "samples" / "step-000015.png").write_bytes(b"stale")
-    run("train", "--resume", "r", "--steps", "20", "--sample-every", "5")
+    cli_run("train", "--resume", "r", "--steps", "20", "--sample-every", "5")
     after = log.read_text()
     assert after.startswith(before)  # appended: the first part of the run is untouched
     records = read_metrics(tmp_path / "r")
@@ -90,8 +74,8 @@ def test_resume_appends_without_duplicate_steps(run, tmp_path):
     assert read_run_config(tmp_path / "r").steps == 20  # config.json with "resolved" still resumes
 
 
-def test_evaluations_land_in_the_metric_lines(run, tmp_path):
-    run("train", *RING, "--steps", "10", "--eval-every", "10", "--run-dir", "r", "--no-publish")
+def test_evaluations_land_in_the_metric_lines(cli_run, tmp_path):
+    cli_run("train", *RING, "--steps", "10", "--eval-every", "10", "--run-dir", "r", "--no-publish")
     records = read_metrics(tmp_path / "r")
     assert [r["step"] for r in records] == [5, 10] and "eval" not in records[0]
     evaluation = records[1]["eval"]
@@ -99,11 +83,11 @@ def test_evaluations_land_in_the_metric_lines(run, tmp_path):
     assert evaluation["protocol"]["kind"] == "2d-mixture" and evaluation["protocol"]["samples"] == 2500
 
 
-def test_tensorboard_events_hold_the_scalars_and_grids(run, tmp_path):
+def test_tensorboard_events_hold_the_scalars_and_grids(cli_run, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    run("train", *RING, "--steps", "10", "--sample-every", "5", "--logger", "tensorboard", "--run-dir", "r",
-        "--no-publish")
+    cli_run("train", *RING, "--steps", "10", "--sample-every", "5", "--logger", "tensorboard", "--run-dir", "r",
+            "--no-publish")
     events = list((tmp_path / "r").glob("events.out.tfevents.*"))
     assert events
     acc = EventAccumulator(str(tmp_path / "r"), size_guidance={"images": 0, "scalars": 0})
@@ -117,9 +101,9 @@ def test_tensorboard_events_hold_the_scalars_and_grids(run, tmp_path):
     assert [e.step for e in acc.Images("samples")] == [5, 10]
 
 
-def test_tensorboard_missing_says_how_to_install(run, tmp_path, monkeypatch):
+def test_tensorboard_missing_says_how_to_install(cli_run, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails as if not installed
-    result = run("train", *RING, "--steps", "3", "--logger", "tensorboard", code=1)
+    result = cli_run("train", *RING, "--steps", "3", "--logger", "tensorboard", code=1)
     assert "pip install 'ganzoo[tensorboard]'" in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists() and ganzoo.Registry().list() == []  # refused before training

@@ -5,25 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 from PIL import Image
 
 import ganzoo
-from ganzoo.cli import cli
 from ganzoo.sampling import lerp, sample_format, slerp
-
-
-@pytest.fixture
-def run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0):
-        result = runner.invoke(cli, list(args), catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result
-
-    return invoke
 
 
 @pytest.fixture(scope="module")
@@ -83,28 +68,28 @@ def test_conditional_models_get_one_row_per_class(models):
     assert torch.allclose(grid.view(10, 4, 1, 8, 8)[:, 0], first, atol=1e-5)
 
 
-def test_sample_interpolate_on_the_command_line(run, models, tmp_path):
-    out = run("sample", "plain", "--interpolate", "--rows", "4", "--steps", "6", "--out", "walk.png").output
+def test_sample_interpolate_on_the_command_line(cli_run, models, tmp_path):
+    out = cli_run("sample", "plain", "--interpolate", "--rows", "4", "--steps", "6", "--out", "walk.png").output
     assert "4 latent walks of 6 steps" in out
     assert Image.open(tmp_path / "walk.png").size == (6 * 34 + 2, 4 * 34 + 2)  # 8x8 cells drawn at 32 px
-    run("sample", "cond", "--interpolate", "--method", "lerp", "--steps", "3", "--out", "cond.npy")
+    cli_run("sample", "cond", "--interpolate", "--method", "lerp", "--steps", "3", "--out", "cond.npy")
     walk = np.load(tmp_path / "cond.npy", allow_pickle=False)
     assert walk.shape == (30, 1, 8, 8) and walk.dtype == np.float32
-    bad = run("sample", "cond", "--interpolate", "--label", "3", code=1)
+    bad = cli_run("sample", "cond", "--interpolate", "--label", "3", code=1)
     assert "leave --label out" in bad.output
 
 
-def test_npy_holds_the_exact_samples(run, models, tmp_path):
-    run("sample", "plain", "-n", "10", "--seed", "4", "--out", "x.npy")  # format from the suffix
-    run("sample", "plain", "-n", "10", "--seed", "4", "--format", "npy")  # default name samples.npy
+def test_npy_holds_the_exact_samples(cli_run, models, tmp_path):
+    cli_run("sample", "plain", "-n", "10", "--seed", "4", "--out", "x.npy")  # format from the suffix
+    cli_run("sample", "plain", "-n", "10", "--seed", "4", "--format", "npy")  # default name samples.npy
     array = np.load(tmp_path / "x.npy", allow_pickle=False)
     assert array.shape == (10, 1, 8, 8) and array.dtype == np.float32
     assert np.array_equal(array, np.load(tmp_path / "samples.npy", allow_pickle=False))
     expected = ganzoo.generate(ganzoo.load("plain"), 10, seed=4).numpy()
     assert np.array_equal(array, expected) and -1 <= array.min() and array.max() <= 1
-    run("sample", "plain", "--format", "png", "--out", "grid.png")
+    cli_run("sample", "plain", "--format", "png", "--out", "grid.png")
     assert (tmp_path / "grid.png").read_bytes().startswith(b"\x89PNG")
-    clash = run("sample", "plain", "--format", "npy", "--out", "grid.png", code=1)
+    clash = cli_run("sample", "plain", "--format", "npy", "--out", "grid.png", code=1)
     assert "--format npy but the output 'grid.png' ends in .png" in clash.output
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 
-from ganzoo.cli import cli
 from ganzoo.registry import Registry
 from ganzoo.runlog import grid_steps
 
@@ -25,35 +23,22 @@ hidden = 32
 """
 
 
-@pytest.fixture
-def run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0):
-        result = runner.invoke(cli, list(args), catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result
-
-    return invoke
-
-
 def training(ref: str) -> dict:
     return Registry().manifest(ref)["training"]
 
 
-def test_a_config_file_supplies_every_option(run, tmp_path):
+def test_a_config_file_supplies_every_option(cli_run, tmp_path):
     (tmp_path / "run.toml").write_text(RUN_TOML)
-    run("train", "--config", "run.toml")
+    cli_run("train", "--config", "run.toml")
     t = training("from-file")
     assert (t["architecture"], t["dataset"], t["steps"], t["batch_size"], t["log_every"]) == ("gan", "ring8", 6, 32, 3)
     assert t["betas"] == [0.4, 0.9] and t["model"] == {"hidden": 32}
     assert [s for s, _ in grid_steps(tmp_path / "myrun")] == [3, 6]
 
 
-def test_the_command_line_wins_over_the_file(run, tmp_path):
+def test_the_command_line_wins_over_the_file(cli_run, tmp_path):
     (tmp_path / "run.toml").write_text(RUN_TOML)
-    run("train", "--config", "run.toml", "--steps", "4", "-o", "depth=2", "--name", "cli", "--run-dir", "other")
+    cli_run("train", "--config", "run.toml", "--steps", "4", "-o", "depth=2", "--name", "cli", "--run-dir", "other")
     t = training("cli")
     assert t["steps"] == 4 and t["batch_size"] == 32  # one from the command line, one from the file
     assert t["model"] == {"hidden": 32, "depth": 2}  # -o lays its keys over the [model] table
@@ -70,38 +55,38 @@ def test_the_command_line_wins_over_the_file(run, tmp_path):
     ("steps = \n", "is not valid TOML"),
     ("steps = 1\nsteps = 2\n", "is not valid TOML"),
 ])
-def test_mistakes_in_the_file_are_named(run, tmp_path, text, message):
+def test_mistakes_in_the_file_are_named(cli_run, tmp_path, text, message):
     (tmp_path / "bad.toml").write_text("architecture = 'gan'\n" + text)
-    result = run("train", "--config", "bad.toml", code=1)
+    result = cli_run("train", "--config", "bad.toml", code=1)
     assert message in result.output and "bad.toml" in result.output
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
     assert Registry().list() == []
 
 
-def test_config_file_paths_and_resume(run, tmp_path):
-    assert "config file nowhere.toml does not exist" in run("train", "--config", "nowhere.toml", code=1).output
+def test_config_file_paths_and_resume(cli_run, tmp_path):
+    assert "config file nowhere.toml does not exist" in cli_run("train", "--config", "nowhere.toml", code=1).output
     (tmp_path / "run.toml").write_text(RUN_TOML)
-    result = run("train", "--config", "run.toml", "--resume", "somewhere", code=2)
+    result = cli_run("train", "--config", "run.toml", "--resume", "somewhere", code=2)
     assert "--config and --from start a new run" in result.output
 
 
-def test_from_retrains_with_the_recorded_options(run, tmp_path):
-    run("train", "gan", "--dataset", "ring8", "--steps", "3", "--batch-size", "32", "--lr-g", "0.001", "--seed", "5",
-        "-o", "hidden=32", "--ema", "0")
-    out = run("train", "--from", "gan-ring8", "--steps", "5").output
+def test_from_retrains_with_the_recorded_options(cli_run, tmp_path):
+    cli_run("train", "gan", "--dataset", "ring8", "--steps", "3", "--batch-size", "32", "--lr-g", "0.001",
+            "--seed", "5", "-o", "hidden=32", "--ema", "0")
+    out = cli_run("train", "--from", "gan-ring8", "--steps", "5").output
     assert "Published gan-ring8:2" in out
     first, second = training("gan-ring8:1"), training("gan-ring8:2")
     assert second["steps"] == 5
     assert {k: v for k, v in second.items() if k != "steps"} == {k: v for k, v in first.items() if k != "steps"}
     assert second["lr_g"] == 0.001 and second["seed"] == 5 and second["model"] == {"hidden": 32}
     (tmp_path / "layer.toml").write_text("batch_size = 16\n[model]\ndepth = 2\n")
-    run("train", "--from", "gan-ring8:1", "--config", "layer.toml", "--seed", "9", "--name", "layered")
+    cli_run("train", "--from", "gan-ring8:1", "--config", "layer.toml", "--seed", "9", "--name", "layered")
     t = training("layered")
     assert (t["batch_size"], t["seed"], t["lr_g"], t["steps"]) == (16, 9, 0.001, 3)  # file, CLI, recorded, recorded
     assert t["model"] == {"hidden": 32, "depth": 2}
 
 
-def test_from_needs_a_stored_model(run):
-    assert "no model 'nothing'" in run("train", "--from", "nothing", code=1).output
-    result = run("train", "--from", "g.safetensors", code=1)
+def test_from_needs_a_stored_model(cli_run):
+    assert "no model 'nothing'" in cli_run("train", "--from", "nothing", code=1).output
+    result = cli_run("train", "--from", "g.safetensors", code=1)
     assert "--from needs a model in the registry" in result.output
