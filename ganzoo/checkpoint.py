@@ -23,16 +23,15 @@ from __future__ import annotations
 import json
 import os
 import random
-import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import torch
 
 from .errors import ConfigError, StorageError
-from .registry.fsutil import fsync_dir
+from .registry.fsutil import write_atomic
 from .trainer import Callback, TrainConfig, TrainState
 
 __all__ = ["CHECKPOINT", "CONFIG", "RESUMABLE_CHANGES", "Checkpointer", "config_changes", "default_run_dir",
@@ -89,27 +88,9 @@ def save_checkpoint(state: TrainState, run_dir: str | os.PathLike[str]) -> Path:
     from .runlog import run_config  # the same config.json a RunLogger writes: options plus what they resolved to
 
     config_bytes = (json.dumps(run_config(state), indent=2) + "\n").encode()
-    _write_atomic(folder / CONFIG, lambda f: f.write(config_bytes))
-    _write_atomic(folder / CHECKPOINT, lambda f: torch.save(payload, f))
+    write_atomic(folder / CONFIG, config_bytes)
+    write_atomic(folder / CHECKPOINT, lambda f: torch.save(payload, f))
     return folder / CHECKPOINT
-
-
-def _write_atomic(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        kept = " (the previous one is unchanged)" if path.exists() else ""
-        raise StorageError(f"could not write {path}{kept}: {exc.strerror or exc}") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 class Checkpointer(Callback):

@@ -29,7 +29,6 @@ import json
 import math
 import os
 import re
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ from typing import Any
 import torch
 
 from .errors import ConfigError, StorageError
-from .registry.fsutil import fsync_dir
+from .registry.fsutil import write_atomic
 from .trainer import Callback, TrainState
 
 __all__ = ["CONFIG", "DEFAULT_SAMPLE_EVERY", "METRICS", "SAMPLES", "RunLogger", "dataset_info", "grid_steps",
@@ -114,7 +113,7 @@ class RunLogger(Callback):
             (self.run_dir / SAMPLES).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"could not create the run folder {self.run_dir}: {exc.strerror or exc}") from exc
-        _write_atomic(self.run_dir / CONFIG, (json.dumps(_finite(run_config(state)), indent=2) + "\n").encode())
+        write_atomic(self.run_dir / CONFIG, (json.dumps(_finite(run_config(state)), indent=2) + "\n").encode())
         self._truncate_after(state.step)
         self._file = open(self.run_dir / METRICS, "a", encoding="utf-8")  # closed by close()
         self._last = (state.step, state.seconds)
@@ -167,7 +166,7 @@ class RunLogger(Callback):
         reference = None if state.dataset.is_image else state.dataset.data[:2000]
         image = render_samples(samples, nrow=nclass if 0 < nclass <= 16 else 8, reference=reference)
         path = self.run_dir / SAMPLES / f"step-{state.step:06d}.png"
-        _write_atomic(path, _png(image))
+        write_atomic(path, _png(image))
         if self._writer is not None:
             self._writer.add_image("samples", image, state.step)
             self._writer.flush()
@@ -214,7 +213,7 @@ class RunLogger(Callback):
             raw = path.read_bytes()
             kept = [line for line, record in _lines(path) if record["step"] <= step]
             if len(kept) != len(raw.splitlines()) or (raw and not raw.endswith(b"\n")):
-                _write_atomic(path, "".join(line + "\n" for line in kept).encode())
+                write_atomic(path, "".join(line + "\n" for line in kept).encode())
         for grid_step, grid in grid_steps(self.run_dir):
             if grid_step > step:
                 grid.unlink(missing_ok=True)
@@ -274,18 +273,3 @@ def _png(image: torch.Tensor) -> bytes:
     buf = io.BytesIO()
     save_image(image, buf, format="png")
     return buf.getvalue()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """A temporary file in the same folder, fsynced, renamed over ``path``."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise StorageError(f"could not write {path}: {exc.strerror or exc}") from exc

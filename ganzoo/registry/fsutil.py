@@ -5,13 +5,18 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import secrets
 import shutil
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import IO, Any
+
+from ..errors import StorageError
 
 __all__ = ["fsync_dir", "library_versions", "remove_stale", "sha256_bytes", "sha256_file", "utc_now",
-           "write_durable"]
+           "write_atomic", "write_durable"]
 
 _CHUNK = 1 << 20
 
@@ -22,6 +27,33 @@ def write_durable(path: Path, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+
+
+def write_atomic(path: Path, data: bytes | Callable[[IO[bytes]], Any]) -> None:
+    """Replace ``path`` all at once: a temporary file in the same folder, fsynced, renamed over it.
+
+    ``data`` is the bytes to write, or a function that writes them to the open file. Readers see
+    the old file or the new one, never a torn one; a failed write leaves no temporary behind and
+    raises :class:`StorageError`.
+    """
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        with open(tmp, "xb") as f:
+            if callable(data):
+                data(f)
+            else:
+                f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        kept = " (the previous one is unchanged)" if path.exists() else ""
+        raise StorageError(f"could not write {path}{kept}: {exc.strerror or exc}") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def fsync_dir(path: Path) -> None:
