@@ -12,6 +12,7 @@ import torch
 from .catalog import get_catalog
 from .errors import ConfigError
 from .models import Generator
+from .sampling import seeded_rng
 from .trainer import Callback, TrainConfig, TrainResult, fit
 from .visual import samples_png
 
@@ -89,11 +90,7 @@ def generate(generator: Generator, n: int, *, labels: torch.Tensor | int | None 
     if n < 1:
         raise ConfigError(f"number of samples must be a positive integer, got {n}")
     device = next(generator.parameters()).device
-    rng = torch.Generator(device=device)
-    if seed is None:
-        rng.seed()
-    else:
-        rng.manual_seed(seed)
+    rng = seeded_rng(device, seed)
     if generator.num_classes:
         if labels is None:
             labels = torch.arange(n) % generator.num_classes

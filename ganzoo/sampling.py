@@ -49,6 +49,16 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return out.to(a.dtype).reshape(len(a), len(t), *shape[1:])
 
 
+def seeded_rng(device: torch.device, seed: int | None) -> torch.Generator:
+    """A random generator on ``device``: seeded with ``seed``, or from fresh entropy when ``seed`` is None."""
+    rng = torch.Generator(device=device)
+    if seed is None:
+        rng.seed()
+    else:
+        rng.manual_seed(seed)
+    return rng
+
+
 @torch.no_grad()
 def interpolate(generator: Generator, rows: int = 8, steps: int = 8, *, method: str = "slerp",
                 seed: int | None = 0) -> torch.Tensor:
@@ -67,11 +77,7 @@ def interpolate(generator: Generator, rows: int = 8, steps: int = 8, *, method: 
     if rows < 1:
         raise ConfigError(f"rows must be a positive integer, got {rows}")
     device = next(generator.parameters()).device
-    rng = torch.Generator(device=device)
-    if seed is None:
-        rng.seed()
-    else:
-        rng.manual_seed(seed)
+    rng = seeded_rng(device, seed)
     conditional = generator.num_classes > 0
     pairs = 1 if conditional else rows
     ends = generator.sample_latent(2 * pairs, generator=rng)
