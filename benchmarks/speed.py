@@ -254,7 +254,17 @@ def child(index: int, kind: str, device: torch.device, compile_: bool) -> None:
     if device.type == "cuda":
         print(torch.cuda.max_memory_allocated(device) / 2**20)
     else:
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # Linux reports KiB
+        print(_peak_rss_mb())
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory. Linux's VmHWM belongs to this program alone; getrusage's
+    maxrss would also count the parent's memory at the fork that started it."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 if sys.platform != "darwin" else 2**20)
 
 
 def measure(setups: list[Setup], device: torch.device, rounds: int, steps: int, warmup: int,
@@ -290,6 +300,7 @@ def main() -> None:
     p.add_argument("--compile", action="store_true", help="also time the fast path with torch.compile")
     p.add_argument("--skip-mlp", action="store_true")
     p.add_argument("--skip-memory", action="store_true")
+    p.add_argument("--memory-only", action="store_true", help="only the peak memory of each configuration")
     p.add_argument("--json", default=None, help="also write the results to this file")
     p.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--child-kind", default="dcgan", help=argparse.SUPPRESS)
@@ -301,6 +312,11 @@ def main() -> None:
         child(args.child, args.child_kind, device, args.compile)
         return
 
+    if args.memory_only:
+        for kind, setups in (("dcgan", dcgan_setups(args.compile)), ("mlp", MLP_SETUPS)):
+            for i, s in enumerate(setups):
+                print(f"| {s.name} | {peak_memory_mb(i, kind, args.device, args.compile):.0f} MB |")
+        return
     size = 8192 if device.type == "cuda" else 2048  # large enough to reach the device's peak
     peaks = {"fp32": matmul_peak(device, torch.float32, size), "bf16": matmul_peak(device, torch.bfloat16, size)}
     results = {"dcgan": measure(dcgan_setups(args.compile), device, args.rounds, args.steps, args.warmup, "dcgan")}
