@@ -274,6 +274,14 @@ def _train(ctx: click.Context, architecture: str | None, model_options: tuple[st
     if nproc > 1 and "WORLD_SIZE" not in os.environ:  # options checked: start N copies under torchrun
         from .distributed import launch
 
+        if not no_publish:  # a bad name or an unwritable registry is refused before any process starts
+            from .api import default_model_name
+            from .registry import Registry
+
+            reg = Registry(registry)
+            reg.check_name(name or default_model_name(config))
+            reg.check_writable()
+
         launch(nproc, _without_option(ctx.meta.get("ganzoo.argv") or [], "--nproc"))
         return
     from .distributed import init_from_env, shutdown

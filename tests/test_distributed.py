@@ -131,6 +131,9 @@ def test_nproc_checks_options_first_then_launches_torchrun(tmp_path: Path, monke
     assert result.exit_code == 1
     assert "lr_g must be a positive number" in result.output  # refused before any process starts
     result = CliRunner().invoke(cli, ["train", "gan", "--dataset", "ring8", "--steps", "3", "--batch-size", "16",
+                                      "--nproc", "2", "--name", "no spaces allowed", "--registry", str(tmp_path / "r")])
+    assert result.exit_code == 1 and "no spaces allowed" in result.output and "rank" not in result.output
+    result = CliRunner().invoke(cli, ["train", "gan", "--dataset", "ring8", "--steps", "3", "--batch-size", "16",
                                       "--nproc", "2", "--registry", str(tmp_path / "reg")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "reg" / "models" / "gan-ring8" / "1" / "manifest.json").is_file()
