@@ -50,8 +50,6 @@ class World:
 
     def any(self, flag: bool) -> bool:
         """True on every rank when ``flag`` is true on any rank."""
-        if not self.distributed:
-            return flag
         return bool(self.flags(not flag))
 
 

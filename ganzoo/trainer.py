@@ -326,10 +326,11 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
     # (DistributedDataParallel); a forward that is never backpropagated, or whose gradients stay
     # local (D in G's step), goes through the bare module. Compiled, if asked; all share G's and D's weights.
     G_sync, D_sync = (_ddp(G, device), _ddp(D, device)) if world.distributed else (G, D)
-    if config.compile:
+    gen: nn.Module = G
+    disc: nn.Module = D
+    if config.compile:  # one compiled wrapper per distinct module: alone, the bare and the synced are one
         G_sync, D_sync = _compiled(G_sync), _compiled(D_sync)
-    gen = _compiled(G) if config.compile else G
-    disc = _compiled(D) if config.compile else D
+        gen, disc = (_compiled(G), _compiled(D)) if world.distributed else (G_sync, D_sync)
 
     def latent() -> torch.Tensor:  # this process's slice of one global noise batch (all ranks draw alike)
         return G.sample_latent(b * world.size)[world.rank * b : (world.rank + 1) * b]
@@ -495,12 +496,12 @@ def _grid_labels(n: int, num_classes: int, device: torch.device) -> torch.Tensor
     return torch.arange(n, device=device) % num_classes
 
 
-def _check_finite(loss: torch.Tensor, step: int, network: str, world: World | None = None) -> None:
+def _check_finite(loss: torch.Tensor, step: int, network: str, world: World) -> None:
     """Refuse a NaN/inf loss before its backward pass; in a multi-process run every rank agrees first."""
     ok = bool(torch.isfinite(loss))
-    bad = world.flags(ok) if world is not None and world.distributed else ([] if ok else [0])
+    bad = world.flags(ok)
     if bad:
-        where = f" on rank {', '.join(map(str, bad))}" if world is not None and world.distributed else ""
+        where = f" on rank {', '.join(map(str, bad))}" if world.distributed else ""
         value = f" {loss.item()}" if not ok else " non-finite"
         raise TrainingDiverged(
             f"the {network} loss became{value} at step {step}{where}; the step was not applied. "
