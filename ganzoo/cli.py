@@ -275,13 +275,7 @@ def _train(ctx: click.Context, architecture: str | None, model_options: tuple[st
         from .distributed import launch
 
         if not no_publish:  # a bad name or an unwritable registry is refused before any process starts
-            from .api import default_model_name
-            from .registry import Registry
-
-            reg = Registry(registry)
-            reg.check_name(name or default_model_name(config))
-            reg.check_writable()
-
+            _publishing_registry(registry, name, config)
         launch(nproc, _without_option(ctx.meta.get("ganzoo.argv") or [], "--nproc"))
         return
     from .distributed import init_from_env, shutdown
@@ -297,6 +291,18 @@ def _train(ctx: click.Context, architecture: str | None, model_options: tuple[st
         shutdown()
 
 
+def _publishing_registry(registry: Path | None, name: str | None, config: Any) -> Any:
+    """The registry the model will be published to, having refused a bad name or an unwritable
+    registry before any training, not after."""
+    from .api import default_model_name
+    from .registry import Registry
+
+    reg = Registry(registry)
+    reg.check_name(name or default_model_name(config))
+    reg.check_writable()
+    return reg
+
+
 def _train_and_publish(config: Any, run_dir: Path | None, resume: Path | None, registry: Path | None,
                        name: str | None, out: Path | None, no_publish: bool, eval_every: int, sample_every: int,
                        logger: str | None) -> None:
@@ -307,13 +313,7 @@ def _train_and_publish(config: Any, run_dir: Path | None, resume: Path | None, r
     from .visual import save_samples
 
     model_name = name or default_model_name(config)
-    reg = None
-    if not no_publish:
-        from .registry import Registry
-
-        reg = Registry(registry)
-        reg.check_name(model_name)  # refuse a bad name or an unwritable registry before training, not after
-        reg.check_writable()
+    reg = None if no_publish else _publishing_registry(registry, name, config)
     if run_dir is None:
         run_dir = default_run_dir(model_name)
     progress = ProgressCallback()
