@@ -38,7 +38,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import ganzoo
-from ganzoo.trainer import Callback, TrainConfig, fit
+from ganzoo.trainer import FAST_PATH, Callback, TrainConfig, fit
 
 LATENT, NGF, NDF, IMAGE = 100, 64, 64, 32
 LR, BETAS = 2e-4, (0.5, 0.999)
@@ -181,8 +181,7 @@ def dcgan_setups(compile_: bool) -> list[Setup]:
         Setup("ganzoo", "dcgan", {}, "`ganzoo train dcgan`, defaults (fp32, EMA, fresh noise for G's step)"),
         Setup("ganzoo same-work", "dcgan", {"reuse_fake": True, "ema": 0.0},
               "fp32, `--reuse-fake --ema 0`: the reference's work, no more"),
-        Setup("ganzoo --fast", "dcgan", {"precision": "bf16", "channels_last": True, "reuse_fake": True,
-                                         "fused_adam": True},
+        Setup("ganzoo --fast", "dcgan", FAST_PATH,
               "bf16 autocast, channels-last, `--reuse-fake`, fused Adam (EMA on)"),
     ]
     if compile_:

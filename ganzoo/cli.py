@@ -117,8 +117,6 @@ def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
 _TRAIN_FIELDS = ("dataset", "loss", "steps", "batch_size", "d_steps", "lr_g", "lr_d", "betas", "ema", "seed",
                  "device", "precision", "image_size", "data_dir", "log_every", "deterministic", "checkpoint_every",
                  "channels_last", "reuse_fake", "fused_adam", "compile")
-# What --fast turns on: every speed option that helps on CPUs and GPUs alike (docs/guide.md, "Speed").
-FAST_PATH = {"precision": "bf16", "channels_last": True, "reuse_fake": True, "fused_adam": True}
 
 
 def _load_config_file(ctx: click.Context, path: Path | None) -> None:
@@ -235,7 +233,7 @@ def _train(ctx: click.Context, architecture: str | None, model_options: tuple[st
     from click.core import ParameterSource
 
     from .checkpoint import resume_config
-    from .trainer import TrainConfig, fit
+    from .trainer import FAST_PATH, TrainConfig, fit
 
     from_ref, sample_every, logger = options.pop("from_ref"), options.pop("sample_every"), options.pop("logger")
     model_layers = [ctx.meta.get("ganzoo.config_model", {})]  # lowest first; -o on the command line tops them

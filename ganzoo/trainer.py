@@ -30,8 +30,8 @@ from .errors import ConfigError, GanzooError
 from .losses import Loss
 from .models import Discriminator, Generator, ModelSpec
 
-__all__ = ["Callback", "TrainConfig", "TrainResult", "TrainState", "TrainingDiverged", "TrainingInterrupted", "fit",
-           "load_dataset", "resolve_device"]
+__all__ = ["FAST_PATH", "Callback", "TrainConfig", "TrainResult", "TrainState", "TrainingDiverged",
+           "TrainingInterrupted", "fit", "load_dataset", "resolve_device"]
 
 PRECISIONS = ("fp32", "bf16")
 
@@ -120,6 +120,10 @@ class TrainConfig:
         if "betas" in d:
             d["betas"] = tuple(d["betas"])
         return cls(**d)
+
+
+# What `ganzoo train --fast` turns on: the speed options that help on CPUs and GPUs alike (docs/guide.md, "Speed").
+FAST_PATH: dict[str, Any] = {"precision": "bf16", "channels_last": True, "reuse_fake": True, "fused_adam": True}
 
 
 @dataclass

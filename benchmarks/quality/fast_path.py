@@ -19,9 +19,8 @@ from typing import Any
 
 import ganzoo
 from ganzoo.evaluation import evaluate_images, evaluate_mixture
-from ganzoo.trainer import load_dataset
+from ganzoo.trainer import FAST_PATH, load_dataset
 
-FAST = {"precision": "bf16", "channels_last": True, "reuse_fake": True, "fused_adam": True}
 TASKS = {
     "ring8": {"architecture": "gan", "dataset": "ring8", "steps": 4000, "batch_size": 256, "lr_g": 1e-3,
               "lr_d": 1e-3, "model": {"latent_dim": 256}},
@@ -46,7 +45,7 @@ def main() -> None:
     work = Path(args.work)
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for task, options in TASKS.items():
-        for path, extra in (("fp32", {}), ("--fast", FAST)):
+        for path, extra in (("fp32", {}), ("--fast", FAST_PATH)):
             for seed in range(args.seeds):
                 start = time.perf_counter()
                 result = ganzoo.fit(ganzoo.TrainConfig(seed=seed, **options, **extra))
