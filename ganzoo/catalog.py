@@ -83,9 +83,27 @@ class Catalog:
         return self.architectures[name].value
 
     def loss(self, name: str) -> Loss:
-        if name not in self.losses:
-            raise UnknownNameError("loss", name, self.losses)
-        return self.losses[name].value()
+        """The loss ``name``, or ``NAME:KEY=VALUE[,KEY=VALUE...]`` with keyword options for its constructor.
+
+        ``non-saturating-r1:gamma=3`` builds ``NonSaturatingR1(gamma=3)``; values are read as JSON
+        where they can be (numbers, booleans), as strings otherwise.
+        """
+        base, options = parse_loss_spec(name)
+        if base not in self.losses:
+            raise UnknownNameError("loss", base, self.losses)
+        cls = self.losses[base].value
+        if not options:  # a loss that cannot be built bare is the plugin's bug: let it show as such
+            return cls()
+        accepted = _loss_keywords(cls)
+        unknown = sorted(set(options) - accepted) if accepted is not None else []
+        if unknown:
+            takes = f"it takes {', '.join(sorted(accepted))}" if accepted else "it takes no options"
+            raise ConfigError(f"loss {base!r} has no option {', '.join(unknown)}; {takes} "
+                              f"(e.g. --loss {base}" + (f":{sorted(accepted)[0]}=VALUE)" if accepted else ")"))
+        try:
+            return cls(**options)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"loss {name!r}: {exc}") from None
 
     def dataset(self, name: str) -> DatasetSpec:
         if name not in self.datasets:
@@ -379,3 +397,32 @@ def reset_catalog() -> None:
     """Forget the process-wide catalog (the next ``get_catalog`` reloads plugins)."""
     global _CATALOG
     _CATALOG = None
+
+
+def parse_loss_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"NAME:KEY=VALUE,KEY=VALUE"`` -> ``("NAME", {KEY: VALUE, ...})``; a bare name has no options."""
+    base, sep, rest = spec.partition(":")
+    options: dict[str, Any] = {}
+    if sep:
+        for item in rest.split(","):
+            key, eq, raw = item.strip().partition("=")
+            if not eq or not key:
+                raise ConfigError(f"loss {spec!r}: options must look like NAME:KEY=VALUE[,KEY=VALUE], "
+                                  f"e.g. non-saturating-r1:gamma=3; got {item!r}")
+            try:
+                options[key.strip()] = json.loads(raw)
+            except json.JSONDecodeError:
+                options[key.strip()] = raw.strip()
+    return base.strip(), options
+
+
+def _loss_keywords(cls: Any) -> set[str] | None:
+    """The keyword options a loss class accepts; None when it takes ``**kwargs`` (anything goes)."""
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                                 inspect.Parameter.KEYWORD_ONLY)}

@@ -114,9 +114,9 @@ def _parse_options(values: tuple[str, ...]) -> dict[str, Any]:
 
 
 # TrainConfig fields set from train's options of the same name (architecture and -o handled apart).
-_TRAIN_FIELDS = ("dataset", "loss", "steps", "batch_size", "d_steps", "lr_g", "lr_d", "betas", "ema", "seed",
-                 "device", "precision", "image_size", "data_dir", "log_every", "deterministic", "checkpoint_every",
-                 "channels_last", "reuse_fake", "fused_adam", "compile")
+_TRAIN_FIELDS = ("dataset", "loss", "steps", "batch_size", "d_steps", "lr_g", "lr_d", "lr_decay", "betas", "ema",
+                 "seed", "device", "precision", "image_size", "data_dir", "log_every", "deterministic",
+                 "checkpoint_every", "channels_last", "reuse_fake", "fused_adam", "compile")
 
 
 def _load_config_file(ctx: click.Context, path: Path | None) -> None:
@@ -140,13 +140,17 @@ def _load_config_file(ctx: click.Context, path: Path | None) -> None:
 @cli.command("train", context_settings=CONTEXT)
 @click.argument("architecture", required=False)
 @click.option("--dataset", default="digits", show_default=True, help="Registered dataset name (see `ganzoo list`).")
-@click.option("--loss", default=None, help="Registered loss name [default: the architecture's default].")
+@click.option("--loss", default=None,
+              help="Registered loss, NAME or NAME:KEY=VALUE,... e.g. non-saturating-r1:gamma=3 "
+                   "[default: the architecture's default].")
 @click.option("--steps", type=int, default=5000, show_default=True, help="Generator steps.")
 @click.option("--batch-size", type=int, default=64, show_default=True, help="Samples per batch.")
 @click.option("--d-steps", type=int, default=1, show_default=True,
               help="k: discriminator steps per generator step.")
 @click.option("--lr-g", type=float, default=2e-4, show_default=True, help="Generator learning rate (Adam).")
 @click.option("--lr-d", type=float, default=2e-4, show_default=True, help="Discriminator learning rate (Adam).")
+@click.option("--lr-decay", type=float, default=0.0, show_default=True, metavar="FRACTION",
+              help="Both learning rates fall linearly towards 0 over this last share of the steps; 0: constant.")
 @click.option("--betas", type=(float, float), default=(0.5, 0.999), show_default=True, help="Adam betas.")
 @click.option("--ema", type=float, default=0.999, show_default=True,
               help="Decay of the generator's moving average (timm); 0 disables it.")

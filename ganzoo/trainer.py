@@ -63,6 +63,7 @@ class TrainConfig:
     lr_d: float = 2e-4  # Adam learning rate of the discriminator
     betas: tuple[float, float] = (0.5, 0.999)  # Adam betas (DCGAN's beta1 = 0.5)
     ema: float = 0.999  # decay of the generator's exponential moving average; 0 disables it
+    lr_decay: float = 0.0  # share of the run, at its end, over which both learning rates fall linearly towards 0
     seed: int = 0  # seeds the weights, the noise and the data order
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     precision: str = "fp32"  # fp32 | bf16 (autocast)
@@ -92,6 +93,10 @@ class TrainConfig:
         if self.batch_size < 2:
             raise ConfigError(f"batch_size must be at least 2 (batch statistics need two samples), "
                               f"got {self.batch_size}")
+        if isinstance(self.lr_decay, bool) or not isinstance(self.lr_decay, (int, float)) \
+                or not (0 <= self.lr_decay <= 1):
+            raise ConfigError(f"lr_decay must be a fraction in [0, 1] (the share of the run at its end over which "
+                              f"the learning rates fall to 0; 0 keeps them constant), got {self.lr_decay!r}")
         if not (0 <= self.ema < 1):
             raise ConfigError(f"ema must be in [0, 1) (0 disables it), got {self.ema!r}")
         if self.precision not in PRECISIONS:
@@ -343,6 +348,11 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
         cb.on_train_start(state)
     start = time.perf_counter() - state.seconds
     for step in range(state.step + 1, config.steps + 1):
+        if config.lr_decay:  # a function of the step alone, so a resumed run follows the same schedule
+            scale = lr_scale(step, config.steps, config.lr_decay)
+            for opt, lr in ((opt_g, config.lr_g), (opt_d, config.lr_d)):
+                for group in opt.param_groups:
+                    group["lr"] = lr * scale
         # 1. k discriminator steps: D ascends V(D, G) on a real batch and a fresh generated one.
         D.requires_grad_(True)
         for i in range(config.d_steps):
@@ -498,6 +508,18 @@ def _grid_labels(n: int, num_classes: int, device: torch.device) -> torch.Tensor
     if num_classes == 0:
         return None
     return torch.arange(n, device=device) % num_classes
+
+
+def lr_scale(step: int, steps: int, decay: float) -> float:
+    """The learning-rate factor at ``step`` (1-based) of ``steps`` with ``--lr-decay decay``.
+
+    1 until the last ``n = round(decay * steps)`` steps, then falling linearly: the last step
+    of the run uses 1 / n of the rate, so no step is taken with a rate of 0.
+    """
+    n = max(1, round(decay * steps)) if decay > 0 else 0
+    if n == 0:
+        return 1.0
+    return min(1.0, (steps - step + 1) / n)
 
 
 def _check_finite(loss: torch.Tensor, step: int, network: str, world: World) -> None:

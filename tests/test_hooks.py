@@ -58,12 +58,14 @@ class Linear(ganzoo.Discriminator):
 
 def test_hook_register_losses(install_distribution):
     catalog = install_example(install_distribution, "register_losses")
-    assert catalog.losses["non-saturating-r1"].plugin == "doc-register_losses"
-    testing.check_loss("non-saturating-r1", catalog=catalog)
-    loss = catalog.loss("non-saturating-r1")
+    assert catalog.losses["hinge-r1"].plugin == "doc-register_losses"
+    testing.check_loss("hinge-r1", catalog=catalog)
+    loss = catalog.loss("hinge-r1")
     penalty = loss.penalty(Linear([3.0, 4.0]), torch.randn(8, 2), torch.randn(8, 2))
     assert penalty.item() == pytest.approx(10 / 2 * 25)  # gamma / 2 * |w|^2
-    result = ganzoo.fit(ganzoo.TrainConfig(architecture="gan", dataset="ring8", loss="non-saturating-r1", steps=2,
+    assert catalog.loss("hinge-r1:gamma=3").penalty(Linear([3.0, 4.0]), torch.randn(8, 2),
+                                                    torch.randn(8, 2)).item() == pytest.approx(3 / 2 * 25)
+    result = ganzoo.fit(ganzoo.TrainConfig(architecture="gan", dataset="ring8", loss="hinge-r1:gamma=3", steps=2,
                                            batch_size=16, ema=0), catalog=catalog)
     assert result.steps == 2
 
