@@ -5,12 +5,16 @@ lr 1e-3 for G and 1e-4 for D; 25k iterations. Scored with the VEEGAN/PacGAN prot
 (2,500 samples, high quality = within 3 std of a mode, covered = at least 20 of them).
 
     python benchmarks/quality/mixtures.py [--dataset ring8|grid25] [--seeds 5] [--steps 25000]
-        [--recipe veegan|zoo|pacgan]
+        [--recipe veegan|zoo|pacgan|sharp] [--jobs 2]
 
 ``veegan`` is ganzoo's vanilla `gan` in the published setup (no BatchNorm, as in the
 paper's MLPs); ``zoo`` is ganzoo's default `gan` (BatchNorm in G) with the EMA generator.
 ``pacgan`` is ``zoo`` with PacGAN4's packed discriminator (Lin et al. 2018; architecture
-``pacgan``, 4 samples per pack).
+``pacgan``, 4 samples per pack). ``sharp`` is ``zoo`` with a small latent space (16
+dimensions on the ring, 8 on the grid), the learning rates falling linearly to 0 over the
+last 30% of the steps (``--lr-decay 0.3``) and, on the grid, the R1 penalty with gamma 3
+(``--loss non-saturating-r1:gamma=3``; Mescheder et al. 2018). ``--jobs N`` trains N seeds
+at once, one thread each.
 The results, with their wall times and caveats, are in docs/results.md.
 """
 
@@ -19,6 +23,8 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 import torch
 
@@ -32,7 +38,27 @@ RECIPES = {
             "lr_g": 1e-3, "lr_d": 1e-3, "batch_size": 256, "ema": 0.999},
     "pacgan": {"architecture": "pacgan", "model": {"hidden": 128, "depth": 3, "latent_dim": 256, "pack": 4},
                "lr_g": 1e-3, "lr_d": 1e-3, "batch_size": 256, "ema": 0.999},
+    "sharp": {"ring8": {"model": {"hidden": 128, "depth": 3, "latent_dim": 16},
+                        "lr_g": 1e-3, "lr_d": 1e-3, "batch_size": 256, "ema": 0.999, "lr_decay": 0.3},
+              "grid25": {"model": {"hidden": 128, "depth": 3, "latent_dim": 8}, "loss": "non-saturating-r1:gamma=3",
+                         "lr_g": 1e-3, "lr_d": 1e-3, "batch_size": 256, "ema": 0.999, "lr_decay": 0.3}},
 }
+
+
+def run_seed(recipe: dict[str, Any], dataset: str, steps: int, seed: int, threads: int) -> tuple[tuple, str]:
+    """Train and score one seed; returns (modes, high quality, reverse KL) and a printable line."""
+    if threads:
+        torch.set_num_threads(threads)
+    recipe = dict(recipe)
+    architecture = recipe.pop("architecture", "gan")
+    start = time.perf_counter()
+    result = ganzoo.train(architecture, dataset, steps=steps, seed=seed, log_every=steps, betas=(0.5, 0.999),
+                          **recipe)
+    score = evaluate_mixture(result.best_generator, dataset)
+    line = (f"seed {seed}: modes {score['modes_covered']}/{score['num_modes']}  high quality "
+            f"{100 * score['high_quality']:.1f}%  reverse KL {score['reverse_kl']:.3f}  "
+            f"{time.perf_counter() - start:.0f} s")
+    return (score["modes_covered"], score["high_quality"], score["reverse_kl"]), line
 
 
 def main() -> None:
@@ -41,19 +67,23 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=25_000)
     parser.add_argument("--recipe", default="veegan", choices=sorted(RECIPES))
+    parser.add_argument("--jobs", type=int, default=1, help="seeds trained at once (one thread each when > 1)")
     args = parser.parse_args()
-    recipe = dict(RECIPES[args.recipe])
-    architecture = recipe.pop("architecture", "gan")
+    recipe = RECIPES[args.recipe]
+    recipe = recipe.get(args.dataset, recipe)  # a recipe may set each dataset apart
     rows = []
-    for seed in range(args.seeds):
-        start = time.perf_counter()
-        result = ganzoo.train(architecture, args.dataset, steps=args.steps, seed=seed, log_every=args.steps,
-                              betas=(0.5, 0.999), **recipe)
-        score = evaluate_mixture(result.best_generator, args.dataset)
-        rows.append((score["modes_covered"], score["high_quality"], score["reverse_kl"]))
-        print(f"seed {seed}: modes {score['modes_covered']}/{score['num_modes']}  high quality "
-              f"{100 * score['high_quality']:.1f}%  reverse KL {score['reverse_kl']:.3f}  "
-              f"{time.perf_counter() - start:.0f} s", flush=True)
+    if args.jobs > 1:
+        with ProcessPoolExecutor(args.jobs) as pool:
+            futures = [pool.submit(run_seed, recipe, args.dataset, args.steps, seed, 1) for seed in range(args.seeds)]
+            for future in futures:
+                row, line = future.result()
+                rows.append(row)
+                print(line, flush=True)
+    else:
+        for seed in range(args.seeds):
+            row, line = run_seed(recipe, args.dataset, args.steps, seed, 0)
+            rows.append(row)
+            print(line, flush=True)
     modes, hq, kl = zip(*rows, strict=True)
 
     def ms(xs: tuple[float, ...]) -> str:
