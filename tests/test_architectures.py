@@ -341,3 +341,17 @@ def test_a_pinned_image_size_refuses_data_of_another_size(arch):
     assert "64x64" in message and "32x32" in message and "--image-size 64" in message
     g, _ = ganzoo.create(arch, data_shape=(3, 64, 64), num_classes=num_classes, image_size=64, base_channels=4)
     assert g.data_shape == (3, 64, 64)
+
+
+def test_gan_discriminator_width_can_be_set_apart(cli_run, tmp_path):
+    g, d = ganzoo.get_catalog().create("gan", data_shape=(2,), hidden=256, d_hidden=64, latent_dim=4)
+    assert g.net[0].out_features == 256 and d.net[0].out_features == 64
+    _, d_same = ganzoo.get_catalog().create("gan", data_shape=(2,), hidden=32)
+    assert d_same.net[0].out_features == 32  # d_hidden unset: D follows hidden
+    with pytest.raises(ganzoo.ConfigError, match="d_hidden must be a positive integer"):
+        ganzoo.get_catalog().create("gan", data_shape=(2,), d_hidden=0)
+    # a stored model records the widths, so it loads back as trained
+    cli_run("train", "gan", "--dataset", "ring8", "--steps", "2", "-o", "hidden=16", "-o", "d_hidden=8",
+            "--registry", str(tmp_path / "reg"), "--name", "narrow-d")
+    cli_run("sample", "narrow-d", "--registry", str(tmp_path / "reg"), "--n", "8", "--out", str(tmp_path / "s.png"))
+    assert (tmp_path / "s.png").exists()

@@ -17,6 +17,9 @@ on ``ring8`` to 4 of 8 modes; with it they cover all ten digits and all eight mo
 ``hidden=128, depth=3`` covered the ring more reliably than a wider G (256 units: 5 of 8
 modes after 12k steps) and matched it on digits.
 
+``hidden`` is the width of both networks; ``d_hidden`` sets the discriminator's apart
+(``-o hidden=256 -o d_hidden=128``: a wider G against the default D).
+
 It works on any ``data_shape``: images are flattened, so spatial structure is ignored.
 Labels are ignored (unconditional). The MLP builders are public so that the
 conditional MLP (``ganzoo_cgan``) reuses them.
@@ -93,13 +96,17 @@ class MLPGenerator(ganzoo.Generator):
 
 
 class MLPDiscriminator(ganzoo.Discriminator):
-    """Flattened sample -> MLP -> one logit."""
+    """Flattened sample -> MLP -> one logit. ``d_hidden`` sets D's width apart from G's (None: ``hidden``)."""
 
     def __init__(self, *, data_shape: tuple[int, ...], num_classes: int = 0,
-                 hidden: int = HIDDEN, depth: int = DEPTH) -> None:
+                 hidden: int = HIDDEN, depth: int = DEPTH, d_hidden: int | None = None) -> None:
         super().__init__(data_shape=data_shape, num_classes=num_classes)
+        width = hidden if d_hidden is None else d_hidden
         check_mlp_options("gan", hidden, depth)
-        self.net = discriminator_mlp(math.prod(self.data_shape), hidden, depth)
+        if d_hidden is not None and (isinstance(d_hidden, bool) or not isinstance(d_hidden, int) or d_hidden < 1):
+            raise ganzoo.ConfigError(f"gan: d_hidden must be a positive integer (D's layer width) or null "
+                                     f"(the same as hidden), got {d_hidden!r}")
+        self.net = discriminator_mlp(math.prod(self.data_shape), width, depth)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(x.flatten(1)).view(x.shape[0])
@@ -116,5 +123,5 @@ def register_architectures(register: Callable[[ganzoo.Architecture], None]) -> N
         conditional=False,
         default_loss="non-saturating",
         # Written out (not only in the signatures) so that every saved spec records them.
-        defaults={"latent_dim": 100, "hidden": HIDDEN, "depth": DEPTH, "batchnorm": True},
+        defaults={"latent_dim": 100, "hidden": HIDDEN, "depth": DEPTH, "batchnorm": True, "d_hidden": None},
     ))
