@@ -11,7 +11,7 @@ lr 1e-3 for G and 1e-4 for D; 25k iterations. Scored with the VEEGAN/PacGAN prot
 paper's MLPs); ``zoo`` is ganzoo's default `gan` (BatchNorm in G) with the EMA generator.
 ``pacgan`` is ``zoo`` with PacGAN4's packed discriminator (Lin et al. 2018; architecture
 ``pacgan``, 4 samples per pack). ``sharp`` is ``zoo`` with a small latent space (16
-dimensions on the ring, 8 on the grid), the learning rates falling linearly to 0 over the
+dimensions on the ring; on the grid 4, with 256-unit layers in G), the learning rates falling linearly to 0 over the
 last 30% of the steps (``--lr-decay 0.3``) and, on the grid, the R1 penalty with gamma 3
 (``--loss non-saturating-r1:gamma=3``; Mescheder et al. 2018). ``--jobs N`` trains N seeds
 at once, one thread each.
@@ -40,7 +40,8 @@ RECIPES = {
                "lr_g": 1e-3, "lr_d": 1e-3, "batch_size": 256, "ema": 0.999},
     "sharp": {"ring8": {"model": {"hidden": 128, "depth": 3, "latent_dim": 16},
                         "lr_g": 1e-3, "lr_d": 1e-3, "batch_size": 256, "ema": 0.999, "lr_decay": 0.3},
-              "grid25": {"model": {"hidden": 128, "depth": 3, "latent_dim": 8}, "loss": "non-saturating-r1:gamma=3",
+              "grid25": {"model": {"hidden": 256, "d_hidden": 128, "depth": 3, "latent_dim": 4},
+                         "loss": "non-saturating-r1:gamma=3",
                          "lr_g": 1e-3, "lr_d": 1e-3, "batch_size": 256, "ema": 0.999, "lr_decay": 0.3}},
 }
 
@@ -68,19 +69,21 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=25_000)
     parser.add_argument("--recipe", default="veegan", choices=sorted(RECIPES))
     parser.add_argument("--jobs", type=int, default=1, help="seeds trained at once (one thread each when > 1)")
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds run from here: first, first + 1, ...")
     args = parser.parse_args()
     recipe = RECIPES[args.recipe]
     recipe = recipe.get(args.dataset, recipe)  # a recipe may set each dataset apart
     rows = []
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs) as pool:
-            futures = [pool.submit(run_seed, recipe, args.dataset, args.steps, seed, 1) for seed in range(args.seeds)]
+            futures = [pool.submit(run_seed, recipe, args.dataset, args.steps, seed, 1) for seed in seeds]
             for future in futures:
                 row, line = future.result()
                 rows.append(row)
                 print(line, flush=True)
     else:
-        for seed in range(args.seeds):
+        for seed in seeds:
             row, line = run_seed(recipe, args.dataset, args.steps, seed, 0)
             rows.append(row)
             print(line, flush=True)
