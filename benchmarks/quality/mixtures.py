@@ -21,6 +21,8 @@ The results, with their wall times and caveats, are in docs/results.md.
 from __future__ import annotations
 
 import argparse
+import copy
+import json
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -70,9 +72,23 @@ def main() -> None:
     parser.add_argument("--recipe", default="veegan", choices=sorted(RECIPES))
     parser.add_argument("--jobs", type=int, default=1, help="seeds trained at once (one thread each when > 1)")
     parser.add_argument("--first-seed", type=int, default=0, help="seeds run from here: first, first + 1, ...")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a recipe setting (JSON value), e.g. --set d_steps=2 --set model.latent_dim=8")
     args = parser.parse_args()
     recipe = RECIPES[args.recipe]
-    recipe = recipe.get(args.dataset, recipe)  # a recipe may set each dataset apart
+    recipe = copy.deepcopy(recipe.get(args.dataset, recipe))  # a recipe may set each dataset apart
+    for item in args.set:
+        key, _, raw = item.partition("=")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        if key.startswith("model."):
+            recipe["model"][key.removeprefix("model.")] = value
+        else:
+            recipe[key] = value
+    if args.set:
+        print(f"recipe {args.recipe} with {', '.join(args.set)}: {recipe}", flush=True)
     rows = []
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     if args.jobs > 1:
