@@ -24,7 +24,9 @@ def register_architectures(register: Callable[[Any], None]) -> None:
 def register_losses(register: Callable[..., None]) -> None:
     """Register adversarial losses: ``register(name, LossClass, description="...")``.
 
-    ``LossClass`` subclasses :class:`ganzoo.Loss` and is constructed with no arguments.
+    ``LossClass`` subclasses :class:`ganzoo.Loss`. ``--loss NAME`` constructs it with no
+    arguments; ``--loss NAME:KEY=VALUE,...`` passes the options as keyword arguments, so
+    every option needs a default.
     """
 
 
