@@ -15,7 +15,7 @@ plain GAN training oscillate. The paper proves local convergence with it.
 It depends on the data's scale: the gradient is per unit of the data, so data spread over a
 wider range (the 2-D grid spans [-4, 4]) takes a larger gamma than data in [-1, 1].
 
-In ganzoo's 2-D runs (docs/results.md) R1 with gamma = 3 is what lets the ``gan`` recipe
+In ganzoo's 2-D runs (docs/results.md) R1 with gamma = 3-10 is what lets the ``gan`` recipe
 cover all 25 modes of the grid; at gamma 0.01-0.1 it did not help.
 """
 
