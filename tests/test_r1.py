@@ -7,20 +7,10 @@ import json
 import pytest
 import torch
 from ganzoo_r1 import NonSaturatingR1
+from test_losses import Linear  # D(x) = w . x: its input gradient is w everywhere
 
 import ganzoo
 from ganzoo.trainer import Callback, lr_scale
-
-
-class Linear(torch.nn.Module):
-    """D(x) = w . x: its input gradient is w everywhere."""
-
-    def __init__(self, w):
-        super().__init__()
-        self.w = torch.nn.Parameter(torch.tensor(w))
-
-    def forward(self, x, labels=None):
-        return x @ self.w
 
 
 class Square(torch.nn.Module):
