@@ -516,9 +516,9 @@ def lr_scale(step: int, steps: int, decay: float) -> float:
     1 until the last ``n = round(decay * steps)`` steps, then falling linearly: the last step
     of the run uses 1 / n of the rate, so no step is taken with a rate of 0.
     """
-    n = max(1, round(decay * steps)) if decay > 0 else 0
-    if n == 0:
+    if decay <= 0:
         return 1.0
+    n = max(1, round(decay * steps))
     return min(1.0, (steps - step + 1) / n)
 
 
