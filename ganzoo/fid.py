@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from .errors import ConfigError, IntegrityError
+from .progress import progress
 
 __all__ = ["InceptionFeatures", "inception_path", "tf1_resize_bilinear"]
 
@@ -99,10 +100,12 @@ class InceptionFeatures:
         if images.dtype != torch.uint8:  # generated images: [-1, 1] -> uint8, as if saved to PNG
             images = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         out = []
-        for chunk in images.split(batch_size):
-            x = chunk.to(self.device, torch.float32)
-            if x.shape[1] == 1:
-                x = x.expand(-1, 3, -1, -1)
-            x = tf1_resize_bilinear(x, INCEPTION_SIZE)
-            out.append(self.net((x - 128.0) / 128.0).float().cpu())
+        with progress(f"Inception features of {len(images)} images", len(images)) as advance:
+            for chunk in images.split(batch_size):
+                x = chunk.to(self.device, torch.float32)
+                if x.shape[1] == 1:
+                    x = x.expand(-1, 3, -1, -1)
+                x = tf1_resize_bilinear(x, INCEPTION_SIZE)
+                out.append(self.net((x - 128.0) / 128.0).float().cpu())
+                advance(len(chunk))
         return torch.cat(out)

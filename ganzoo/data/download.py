@@ -10,18 +10,17 @@ it, and restarted otherwise. Without a network the first connection fails within
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.client
 import os
-import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataError
+from ..progress import progress
 
 __all__ = ["TIMEOUT", "RemoteFile", "download", "ensure_files", "file_digest", "missing_message", "verify"]
 
@@ -182,7 +181,7 @@ def _fetch(url: str, part: Path, remote: RemoteFile) -> bool:
         except OSError as exc:
             raise DataError(f"cannot write {part}: {exc}; pass --data-dir DIR (or set $GANZOO_DATA) to a "
                             "writable directory") from exc
-        with out, _progress(remote.name, total, start) as advance:
+        with out, progress(f"downloading {remote.name}", total, done=start, transfer=True) as advance:
             while True:
                 try:
                     chunk = response.read(CHUNK)
@@ -202,19 +201,3 @@ def _fetch(url: str, part: Path, remote: RemoteFile) -> bool:
         raise _Unreachable(f"connection lost after {received} of {expected} bytes; the partial file {part} "
                            "resumes on the next run")
     return resumed
-
-
-@contextlib.contextmanager
-def _progress(name: str, total: int | None, done: int) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on a terminal; silent otherwise."""
-    if not sys.stderr.isatty():
-        yield lambda n: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
-
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-               TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(f"downloading {name}", total=total, completed=done)
-        yield lambda n: bar.advance(task, n)
