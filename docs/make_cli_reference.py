@@ -32,10 +32,12 @@ datasets to what `ganzoo list` shows ([writing a plugin](plugins.md)).
 
 ## Conventions
 
-- **Output.** Rich tables and progress bars on a terminal; plain text when piped
+- **Output.** Rich tables and progress bars on a terminal (training, downloads, a
+  dataset's feature classifier, Inception features); plain text when piped
   (tab-separated tables with a `# title` line, one progress line every `--log-every`
-  steps). Listing commands take `--json`. `NO_COLOR=1` turns off colour and text styles;
-  `GANZOO_PLAIN_PROGRESS=1` prints plain progress lines on a terminal too.
+  training steps, no other bars). Listing commands take `--json`. `NO_COLOR=1` turns off
+  colour and text styles; `GANZOO_PLAIN_PROGRESS=1` prints training's plain progress lines
+  on a terminal too and hides the other bars.
 - **Errors.** One line on stderr, no traceback; `ganzoo --debug COMMAND` (or
   `GANZOO_DEBUG=1`) shows the traceback. Every known mistake and its message is listed in
   [errors.md](errors.md).

@@ -44,6 +44,7 @@ def test_eval_of_an_image_model_trains_and_caches_a_classifier(run, tmp_path):
     for key in ("fd", "kid", "precision", "recall", "class_kl", "label_accuracy"):
         assert isinstance(first[key], float), key
     assert first["protocol"]["classifier_accuracy"] > 0.9  # the feature network really learned digits
+    assert first["protocol"]["features"].startswith("ganzoo FeatureClassifier 128-d, recipe v2, ")
     cached = list(Path(os.environ["GANZOO_REGISTRY"], "classifiers").glob("digits-*.safetensors"))
     assert len(cached) == 1
     mtime = cached[0].stat().st_mtime_ns
@@ -79,3 +80,34 @@ def test_eval_every_n_steps_during_training(run):
     assert all(0 <= e["mixture"]["modes_covered"] <= 8 for e in manifest["evaluations"])
     assert manifest["evaluation_protocol"]["mixture"]["samples"] == 2500
     assert run("train", "gan", "--dataset", "ring8", "--eval-every", "-1", ok=False).exit_code == 2
+
+
+def test_the_classifier_trains_for_epochs_on_large_sets_and_min_steps_on_small_ones(tmp_path, monkeypatch):
+    import contextlib
+
+    import torch
+
+    import ganzoo
+    from ganzoo import evaluation
+
+    bars = []
+
+    @contextlib.contextmanager
+    def recording(description, total, **kwargs):
+        bar = {"description": description, "total": total, "done": 0}
+        bars.append(bar)
+        yield lambda n: bar.update(done=bar["done"] + n)
+
+    monkeypatch.setattr(evaluation, "progress", recording)
+    monkeypatch.setitem(evaluation.CLASSIFIER_RECIPE, "epochs", 2)
+    monkeypatch.setitem(evaluation.CLASSIFIER_RECIPE, "min_steps", 5)
+    g = torch.Generator().manual_seed(0)
+    for size, steps in ((1000, 15), (200, 5)):  # 2 passes over 900 training images at batch 128: 15 steps
+        data = torch.randint(0, 256, (size, 1, 8, 8), dtype=torch.uint8, generator=g)
+        dataset = ganzoo.Dataset(name=f"noise{size}", data=data, labels=torch.arange(size) % 3, num_classes=3)
+        _, info = evaluation.load_or_train_classifier(dataset, tmp_path)
+        assert info["steps"] == steps and info["recipe"]["schedule"] == "cosine"
+        assert bars[-1] == {"description": f"training the noise{size} feature classifier (once; then cached)",
+                            "total": steps, "done": steps}
+    _, again = evaluation.load_or_train_classifier(dataset, tmp_path)  # cached: no second bar
+    assert again == info and len(bars) == 2

@@ -66,7 +66,7 @@ def test_fashion_mnist_official_test_split() -> None:
 def test_eval_against_the_test_split_is_stored_beside_the_training_one(tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     write_mnist(tmp_path / "data" / "mnist", monkeypatch)
-    monkeypatch.setitem(evaluation.CLASSIFIER_RECIPE, "steps", 20)  # a rough classifier is enough here
+    monkeypatch.setitem(evaluation.CLASSIFIER_RECIPE, "min_steps", 20)  # a rough classifier is enough here
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     data = ["--data-dir", str(tmp_path / "data"), "--registry", str(tmp_path / "registry")]
