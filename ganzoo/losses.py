@@ -13,7 +13,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Hinge", "LeastSquares", "Loss", "Minimax", "NonSaturating", "WassersteinGP"]
+__all__ = ["Hinge", "LeastSquares", "Loss", "Minimax", "NonSaturating", "WassersteinGP", "input_gradient"]
+
+
+def input_gradient(discriminator: nn.Module, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """The gradient of D's summed logits with respect to its input, for gradient penalties.
+
+    ``x`` is detached first, so the gradient flows to D's weights only (``create_graph``),
+    never into whatever produced ``x``. The sum is taken in fp32, so the penalty stays
+    accurate under bf16 autocast.
+    """
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(discriminator(x, labels).float().sum(), x, create_graph=True)
+    return grad.float()
 
 
 class Loss(abc.ABC):
@@ -105,10 +117,8 @@ class WassersteinGP(Loss):
     ) -> torch.Tensor:
         shape = (real.shape[0],) + (1,) * (real.dim() - 1)
         alpha = torch.rand(shape, device=real.device, dtype=real.dtype)
-        mixed = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
-        scores = discriminator(mixed, labels)
-        (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
-        norms = grad.flatten(1).norm(2, dim=1)
+        mixed = alpha * real.detach() + (1 - alpha) * fake.detach()
+        norms = input_gradient(discriminator, mixed, labels).flatten(1).norm(2, dim=1)
         return self.weight * (norms - 1.0).pow(2).mean()
 
 

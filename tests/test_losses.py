@@ -99,6 +99,18 @@ def test_gradient_penalty_reaches_the_critic_weights():
     assert torch.allclose(critic.w.grad, 16 * critic.w.detach(), atol=1e-4)
 
 
+def test_input_gradient_is_d_s_slope_and_reaches_only_d_s_weights():
+    from ganzoo.losses import input_gradient
+
+    critic = Linear([3.0, 4.0])
+    source = torch.randn(5, 2, requires_grad=True)  # stands for whatever produced the batch
+    grad = input_gradient(critic, source * 2)
+    assert torch.equal(grad, torch.tensor([[3.0, 4.0]]).expand(5, 2))
+    grad.pow(2).sum().backward()  # differentiable again, with respect to D's weights
+    assert torch.allclose(critic.w.grad, 10 * torch.tensor([3.0, 4.0]))
+    assert source.grad is None  # the input was detached
+
+
 def test_other_losses_have_no_penalty():
     for name in ("minimax", "non-saturating", "hinge", "least-squares"):
         assert ganzoo.get_catalog().loss(name).penalty(Linear([1.0, 0.0]), torch.zeros(2, 2), torch.zeros(2, 2)) is None

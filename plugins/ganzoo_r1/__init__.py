@@ -28,17 +28,14 @@ import torch
 from torch import nn
 
 import ganzoo
-from ganzoo.losses import NonSaturating
+from ganzoo.losses import NonSaturating, input_gradient
 
 __all__ = ["NonSaturatingR1", "r1_penalty"]
 
 
 def r1_penalty(discriminator: nn.Module, real: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
     """E || grad_x D(x) ||^2 over the real batch (one value, differentiable w.r.t. D's weights)."""
-    x = real.detach().requires_grad_(True)
-    scores = discriminator(x, labels)
-    (grad,) = torch.autograd.grad(scores.float().sum(), x, create_graph=True)
-    return grad.float().flatten(1).pow(2).sum(1).mean()
+    return input_gradient(discriminator, real, labels).flatten(1).pow(2).sum(1).mean()
 
 
 class NonSaturatingR1(NonSaturating):
