@@ -98,7 +98,7 @@ def load_or_train_classifier(dataset: Dataset, root: Path) -> tuple[FeatureClass
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     start = time.perf_counter()
     model.train()
-    with progress(f"training the {dataset.name} feature classifier (once; then cached)", steps) as advance:
+    with progress(f"{dataset.name} feature classifier", steps) as advance:
         for _ in range(steps):
             idx = train_idx[torch.randint(len(train_idx), (recipe["batch_size"],), generator=g)]
             _, logits = model(dataset.to_float(dataset.data[idx]))

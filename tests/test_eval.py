@@ -107,7 +107,7 @@ def test_the_classifier_trains_for_epochs_on_large_sets_and_min_steps_on_small_o
         dataset = ganzoo.Dataset(name=f"noise{size}", data=data, labels=torch.arange(size) % 3, num_classes=3)
         _, info = evaluation.load_or_train_classifier(dataset, tmp_path)
         assert info["steps"] == steps and info["recipe"]["schedule"] == "cosine"
-        assert bars[-1] == {"description": f"training the noise{size} feature classifier (once; then cached)",
+        assert bars[-1] == {"description": f"noise{size} feature classifier",
                             "total": steps, "done": steps}
     _, again = evaluation.load_or_train_classifier(dataset, tmp_path)  # cached: no second bar
     assert again == info and len(bars) == 2
