@@ -13,6 +13,8 @@ Two phases, so that training can run where it is fast and FID where the network 
     python benchmarks/quality/fashion_fid.py train --arch cdcgan --work bench-fashion
     # Inception FID/KID of every sample file in the folder, the floor, and label accuracy
     python benchmarks/quality/fashion_fid.py fid --work bench-fashion
+    # label accuracy alone (seconds once the classifier is cached; no Inception)
+    python benchmarks/quality/fashion_fid.py labels --work bench-fashion
 
 ``train`` runs ``ganzoo train ARCH --dataset fashion-mnist --steps 15625`` in a subprocess
 (exactly the command a user types; nothing else is set but the seed, device and folders).
@@ -28,6 +30,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -97,14 +100,60 @@ def _features(extractor: InceptionFeatures, images: torch.Tensor, cache: Path | 
     return feats
 
 
-def fid(args: argparse.Namespace) -> None:
+def classifier_for(folder: Path, work: Path) -> tuple[torch.nn.Module, dict, ganzoo.Dataset]:
+    """ganzoo's Fashion-MNIST feature classifier (trained once into ``work``), as ``ganzoo eval`` uses it."""
     from ganzoo.evaluation import load_or_train_classifier
+
+    train_x, train_y = read_split(folder, FASHION_FILES, "train")
+    dataset = ganzoo.Dataset(name="fashion-mnist", data=train_x, labels=train_y, num_classes=10)
+    classifier, info = load_or_train_classifier(dataset, work)
+    return classifier, info, dataset
+
+
+@torch.no_grad()
+def predict(classifier: torch.nn.Module, dataset: ganzoo.Dataset, images: torch.Tensor) -> torch.Tensor:
+    return torch.cat([classifier(dataset.to_float(c))[1].argmax(1) for c in images.split(1000)])
+
+
+def label_accuracy(classifier: torch.nn.Module, dataset: ganzoo.Dataset, work: Path, tag: str,
+                   images: torch.Tensor, n: int) -> float | None:
+    """The share of a conditional model's samples classified as the label they were drawn for."""
+    labels_path = work / f"{tag}-labels.npy"
+    if not labels_path.is_file():
+        return None
+    wanted = torch.from_numpy(np.load(labels_path, allow_pickle=False))[:n]
+    return float((predict(classifier, dataset, images) == wanted).float().mean())
+
+
+def labels(args: argparse.Namespace) -> None:
+    """Label accuracy alone (no Inception): every labelled sample file, against the classifier's test accuracy."""
+    work = Path(args.work)
+    folder = fashion_folder(args.data_dir)
+    test_x, test_y = read_split(folder, FASHION_FILES, "test")
+    classifier, info, dataset = classifier_for(folder, work)
+    test_accuracy = float((predict(classifier, dataset, test_x) == test_y).float().mean())
+    rows = []
+    for path in sorted(work.glob("*-samples.npy")):
+        tag = path.name.removesuffix("-samples.npy")
+        accuracy = label_accuracy(classifier, dataset, work, tag, torch.from_numpy(np.load(path, allow_pickle=False)),
+                                  N)
+        if accuracy is not None:
+            rows.append({"model": tag, "label_accuracy": accuracy})
+    result = {"classifier": {"recipe": info["recipe"], "held_out_accuracy": info["accuracy"],
+                             "test_accuracy": test_accuracy}, "rows": rows}
+    (work / "labels.json").write_text(json.dumps(result, indent=2))
+    print(f"classifier (recipe v{info['recipe']['version']}) accuracy on the real test set: {test_accuracy:.4f}")
+    for r in rows:
+        print(f"{r['model']}: label accuracy {r['label_accuracy']:.4f}")
+
+
+def fid(args: argparse.Namespace) -> None:
     from ganzoo.metrics import frechet_distance, kernel_inception_distance
 
     work = Path(args.work)
     folder = fashion_folder(args.data_dir)
     test_x, test_y = read_split(folder, FASHION_FILES, "test")
-    train_x, train_y = read_split(folder, FASHION_FILES, "train")
+    train_x, _ = read_split(folder, FASHION_FILES, "train")
     n = args.limit or N  # --limit: a quick smoke run on fewer images (not the protocol)
     test_x, test_y = test_x[:n], test_y[:n]
     suffix = f"-{n}" if args.limit else ""
@@ -113,26 +162,20 @@ def fid(args: argparse.Namespace) -> None:
     real = _features(extractor, test_x, work / f"inception-test{suffix}.npy")
     floor_idx = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(0))[:n]
     floor = _features(extractor, train_x[floor_idx], work / f"inception-train10k{suffix}.npy")
-    rows = [{"model": "floor: 10k real training images", "fid": frechet_distance(real, floor),
+    rows: list[dict[str, Any]] = [{"model": "floor: 10k real training images", "fid": frechet_distance(real, floor),
              "kid": kernel_inception_distance(real, floor)[0]}]
 
-    dataset = ganzoo.Dataset(name="fashion-mnist", data=train_x, labels=train_y, num_classes=10)
-    classifier, info = load_or_train_classifier(dataset, work)
-    with torch.no_grad():
-        pred = torch.cat([classifier(dataset.to_float(c))[1].argmax(1) for c in test_x.split(1000)])
-    test_accuracy = float((pred == test_y).float().mean())
+    classifier, info, dataset = classifier_for(folder, work)
+    test_accuracy = float((predict(classifier, dataset, test_x) == test_y).float().mean())
 
     for path in sorted(work.glob("*-samples.npy")):
         tag = path.name.removesuffix("-samples.npy")
         images = torch.from_numpy(np.load(path, allow_pickle=False))[:n]
         feats = _features(extractor, images, work / f"inception-{tag}{suffix}.npy")
         row = {"model": tag, "fid": frechet_distance(real, feats), "kid": kernel_inception_distance(real, feats)[0]}
-        labels_path = work / f"{tag}-labels.npy"
-        if labels_path.is_file():
-            wanted = torch.from_numpy(np.load(labels_path, allow_pickle=False))[:n]
-            with torch.no_grad():
-                got = torch.cat([classifier(dataset.to_float(c))[1].argmax(1) for c in images.split(1000)])
-            row["label_accuracy"] = float((got == wanted).float().mean())
+        accuracy = label_accuracy(classifier, dataset, work, tag, images, n)
+        if accuracy is not None:
+            row["label_accuracy"] = accuracy
         meta = work / f"{tag}-train.json"
         if meta.is_file():
             row["train"] = json.loads(meta.read_text())
@@ -162,13 +205,14 @@ def main() -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("extra", nargs="*", help="further `ganzoo train` options, after --")
     f = sub.add_parser("fid", help="Inception FID/KID of every sample file in the work folder")
-    for q in (t, f):
+    lab = sub.add_parser("labels", help="label accuracy of every conditional sample file (no Inception)")
+    for q in (t, f, lab):
         q.add_argument("--work", default="bench-fashion")
         q.add_argument("--device", default="auto")
         q.add_argument("--data-dir", default=None)
     f.add_argument("--limit", type=int, default=0, help="use only this many images per set (a smoke run)")
     args = p.parse_args()
-    train(args) if args.phase == "train" else fid(args)
+    {"train": train, "fid": fid, "labels": labels}[args.phase](args)
 
 
 if __name__ == "__main__":
