@@ -100,14 +100,16 @@ def _features(extractor: InceptionFeatures, images: torch.Tensor, cache: Path | 
     return feats
 
 
-def classifier_for(folder: Path, work: Path) -> tuple[torch.nn.Module, dict, ganzoo.Dataset]:
-    """ganzoo's Fashion-MNIST feature classifier (trained once into ``work``), as ``ganzoo eval`` uses it."""
+def classifier_for(train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor],
+                   work: Path) -> tuple[torch.nn.Module, dict, ganzoo.Dataset, float]:
+    """ganzoo's Fashion-MNIST feature classifier (trained once into ``work``), as ``ganzoo eval`` uses it,
+    and its accuracy on the ``test`` images."""
     from ganzoo.evaluation import load_or_train_classifier
 
-    train_x, train_y = read_split(folder, FASHION_FILES, "train")
-    dataset = ganzoo.Dataset(name="fashion-mnist", data=train_x, labels=train_y, num_classes=10)
+    dataset = ganzoo.Dataset(name="fashion-mnist", data=train[0], labels=train[1], num_classes=10)
     classifier, info = load_or_train_classifier(dataset, work)
-    return classifier, info, dataset
+    test_accuracy = float((predict(classifier, dataset, test[0]) == test[1]).float().mean())
+    return classifier, info, dataset, test_accuracy
 
 
 @torch.no_grad()
@@ -129,9 +131,8 @@ def labels(args: argparse.Namespace) -> None:
     """Label accuracy alone (no Inception): every labelled sample file, against the classifier's test accuracy."""
     work = Path(args.work)
     folder = fashion_folder(args.data_dir)
-    test_x, test_y = read_split(folder, FASHION_FILES, "test")
-    classifier, info, dataset = classifier_for(folder, work)
-    test_accuracy = float((predict(classifier, dataset, test_x) == test_y).float().mean())
+    classifier, info, dataset, test_accuracy = classifier_for(read_split(folder, FASHION_FILES, "train"),
+                                                              read_split(folder, FASHION_FILES, "test"), work)
     rows = []
     for path in sorted(work.glob("*-samples.npy")):
         tag = path.name.removesuffix("-samples.npy")
@@ -153,7 +154,7 @@ def fid(args: argparse.Namespace) -> None:
     work = Path(args.work)
     folder = fashion_folder(args.data_dir)
     test_x, test_y = read_split(folder, FASHION_FILES, "test")
-    train_x, _ = read_split(folder, FASHION_FILES, "train")
+    train_x, train_y = read_split(folder, FASHION_FILES, "train")
     n = args.limit or N  # --limit: a quick smoke run on fewer images (not the protocol)
     test_x, test_y = test_x[:n], test_y[:n]
     suffix = f"-{n}" if args.limit else ""
@@ -165,8 +166,7 @@ def fid(args: argparse.Namespace) -> None:
     rows: list[dict[str, Any]] = [{"model": "floor: 10k real training images", "fid": frechet_distance(real, floor),
              "kid": kernel_inception_distance(real, floor)[0]}]
 
-    classifier, info, dataset = classifier_for(folder, work)
-    test_accuracy = float((predict(classifier, dataset, test_x) == test_y).float().mean())
+    classifier, info, dataset, test_accuracy = classifier_for((train_x, train_y), (test_x, test_y), work)
 
     for path in sorted(work.glob("*-samples.npy")):
         tag = path.name.removesuffix("-samples.npy")
