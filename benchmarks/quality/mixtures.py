@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 import ganzoo
-from ganzoo.evaluation import evaluate_mixture
+from ganzoo.evaluation import MIXTURES, evaluate_mixture
 
 RECIPES = {
     "veegan": {"model": {"hidden": 128, "depth": 2, "batchnorm": False, "latent_dim": 256},
@@ -58,9 +58,15 @@ def run_seed(recipe: dict[str, Any], dataset: str, steps: int, seed: int, thread
     result = ganzoo.train(architecture, dataset, steps=steps, seed=seed, log_every=steps, betas=(0.5, 0.999),
                           **recipe)
     score = evaluate_mixture(result.best_generator, dataset)
+    # Where the low-quality samples are: just outside 3 std of a mode, or stranded between modes.
+    x = ganzoo.generate(result.best_generator, score["protocol"]["samples"], seed=score["protocol"]["seed"])
+    nearest = torch.cdist(x.double(), MIXTURES[dataset][0]().double()).min(1).values
+    std = MIXTURES[dataset][1]
+    near = 100 * float(((nearest > 3 * std) & (nearest <= 10 * std)).double().mean())
+    far = 100 * float((nearest > 10 * std).double().mean())
     line = (f"seed {seed}: modes {score['modes_covered']}/{score['num_modes']}  high quality "
             f"{100 * score['high_quality']:.1f}%  reverse KL {score['reverse_kl']:.3f}  "
-            f"{time.perf_counter() - start:.0f} s")
+            f"(3-10 std: {near:.1f}%, beyond 10 std: {far:.1f}%)  {time.perf_counter() - start:.0f} s")
     return (score["modes_covered"], score["high_quality"], score["reverse_kl"]), line
 
 
