@@ -152,6 +152,19 @@ def load_checkpoint(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
 
 def read_run_config(run_dir: str | os.PathLike[str]) -> TrainConfig:
     """The TrainConfig a run folder was trained with."""
+    data = _read_config_json(run_dir)
+    data.pop("resolved", None)  # what the options resolved to (ganzoo.runlog.run_config), not an option
+    data.pop("logging", None)  # how the folder was kept: read_run_logging
+    return TrainConfig.from_dict(data)
+
+
+def read_run_logging(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """How a run folder was kept (``sample_every``, ``logger``, ``eval_every``); {} if not recorded."""
+    logging = _read_config_json(run_dir).get("logging")
+    return dict(logging) if isinstance(logging, dict) else {}
+
+
+def _read_config_json(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     _checkpoint_path(run_dir)
     path = Path(run_dir) / CONFIG
     try:
@@ -163,8 +176,7 @@ def read_run_config(run_dir: str | os.PathLike[str]) -> TrainConfig:
         raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a JSON object of training options")
-    data.pop("resolved", None)  # what the options resolved to (ganzoo.runlog.run_config), not an option
-    return TrainConfig.from_dict(data)
+    return data
 
 
 def config_changes(old: TrainConfig, new: TrainConfig) -> dict[str, tuple[Any, Any]]:

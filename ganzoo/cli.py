@@ -236,7 +236,7 @@ def _train(ctx: click.Context, architecture: str | None, model_options: tuple[st
 
     from click.core import ParameterSource
 
-    from .checkpoint import resume_config
+    from .checkpoint import read_run_logging, resume_config
     from .trainer import FAST_PATH, TrainConfig, fit
 
     from_ref, sample_every, logger = options.pop("from_ref"), options.pop("sample_every"), options.pop("logger")
@@ -268,6 +268,15 @@ def _train(ctx: click.Context, architecture: str | None, model_options: tuple[st
             given["model"] = _parse_options(model_options)
         config = resume_config(resume, given)
         run_dir = run_dir or resume
+        # the run folder is kept as before (grid cadence, logger, evaluation) unless typed anew
+        saved = read_run_logging(resume)
+        if "sample_every" in saved and ctx.get_parameter_source("sample_every") != ParameterSource.COMMANDLINE:
+            sample_every = int(saved["sample_every"])
+        if saved.get("logger") in ("files", "tensorboard") and \
+                ctx.get_parameter_source("logger") != ParameterSource.COMMANDLINE:
+            logger = saved["logger"]
+        if "eval_every" in saved and ctx.get_parameter_source("eval_every") != ParameterSource.COMMANDLINE:
+            eval_every = int(saved["eval_every"])
     else:
         if architecture is None:
             raise click.UsageError("missing argument ARCHITECTURE (or --resume RUN_DIR)")

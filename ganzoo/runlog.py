@@ -5,7 +5,8 @@ adds one, and from Python ``fit(config, callbacks=[RunLogger(run_dir)])`` does t
 
     runs/<name>-<time>/
         config.json                  the TrainConfig fields, plus "resolved": the loss, the
-                                     ModelSpec, the dataset and the device actually used
+                                     ModelSpec, the dataset and the device actually used;
+                                     "logging": sample_every, logger, eval_every
         metrics.jsonl                one JSON object per line, one line per metric record
         samples/step-000500.png      grids drawn from the trainer's fixed latent
         events.out.tfevents.*        TensorBoard events (``tensorboard=True``)
@@ -65,7 +66,7 @@ def run_config(state: TrainState) -> dict[str, Any]:
     if loss is None:
         arch = get_catalog().architectures.get(state.config.architecture)
         loss = arch.value.default_loss if arch is not None else type(state.loss).__name__
-    return {**state.config.to_dict(),
+    return {**state.config.to_dict(), **({"logging": dict(state.logging)} if state.logging else {}),
             "resolved": {"loss": loss, "spec": state.spec.to_dict(), "dataset": dataset_info(state),
                          "device": str(state.device)}}
 
@@ -113,6 +114,9 @@ class RunLogger(Callback):
             (self.run_dir / SAMPLES).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"could not create the run folder {self.run_dir}: {exc.strerror or exc}") from exc
+        state.logging.update(sample_every=self.sample_every,
+                             logger="tensorboard" if self._writer_class is not None else "files",
+                             eval_every=getattr(self.evaluator, "every", 0))
         write_atomic(self.run_dir / CONFIG, (json.dumps(_finite(run_config(state)), indent=2) + "\n").encode())
         self._truncate_after(state.step)
         self._file = open(self.run_dir / METRICS, "a", encoding="utf-8")  # closed by close()

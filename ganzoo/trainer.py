@@ -152,6 +152,9 @@ class TrainState:
     history: list[dict[str, float]] = field(default_factory=list)  # the metric records so far
     notes: list[str] = field(default_factory=list)  # what a user should know about this run (shown at start)
     seconds: float = 0.0  # training time before this process (a resumed run's earlier part)
+    # how the run folder is kept (grid cadence, logger, evaluation), set by the callbacks that keep it;
+    # stored in config.json under "logging" so that ``--resume`` keeps them
+    logging: dict[str, Any] = field(default_factory=dict)
 
 
 class Callback:

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo.checkpoint import CHECKPOINT, CONFIG, load_checkpoint
+from ganzoo.checkpoint import CHECKPOINT, CONFIG, load_checkpoint, read_run_config, read_run_logging
 from ganzoo.runlog import read_metrics
 from ganzoo.trainer import Callback, TrainConfig, fit
 
@@ -134,6 +134,22 @@ def test_resume_may_extend_steps_but_refuses_other_changes(tmp_path, cli_run):
     cli_run("train", "dcgan", "--resume", str(run_dir), "--steps", "6", "--no-publish")
     assert load_checkpoint(run_dir)["step"] == 6
     assert '"steps": 6' in (run_dir / CONFIG).read_text()
+
+
+def test_resume_keeps_how_the_run_folder_is_kept(tmp_path, cli_run):
+    run_dir = tmp_path / "run"
+    cli_run("train", "dcgan", "--steps", "4", *RUN, "--checkpoint-every", "2", "--sample-every", "2",
+            "--run-dir", str(run_dir))
+    grids = sorted(p.name for p in (run_dir / "samples").iterdir())
+    assert grids == ["step-000002.png", "step-000004.png"]
+    cli_run("train", "--resume", str(run_dir), "--steps", "8", "--no-publish")  # --sample-every 2 carries over
+    grids = sorted(p.name for p in (run_dir / "samples").iterdir())
+    assert grids == [f"step-00000{i}.png" for i in (2, 4, 6, 8)]
+    cli_run("train", "--resume", str(run_dir), "--steps", "12", "--sample-every", "0", "--no-publish")
+    assert sorted(p.name for p in (run_dir / "samples").iterdir())[-1] == "step-000012.png"
+    assert not (run_dir / "samples" / "step-000010.png").exists()  # typed anew: only the last grid
+    assert read_run_logging(run_dir) == {"sample_every": 0, "logger": "files", "eval_every": 0}
+    assert read_run_config(run_dir).steps == 12  # the logging record is not a training option
 
 
 @pytest.mark.parametrize("folder", ["missing", "empty", "garbage"])
