@@ -48,7 +48,8 @@ RECIPES = {
 }
 
 
-def run_seed(recipe: dict[str, Any], dataset: str, steps: int, seed: int, threads: int) -> tuple[tuple, str]:
+def run_seed(recipe: dict[str, Any], dataset: str, steps: int, seed: int, threads: int,
+             registry: str | None = None) -> tuple[tuple, str]:
     """Train and score one seed; returns (modes, high quality, reverse KL) and a printable line."""
     if threads:
         torch.set_num_threads(threads)
@@ -58,6 +59,8 @@ def run_seed(recipe: dict[str, Any], dataset: str, steps: int, seed: int, thread
     result = ganzoo.train(architecture, dataset, steps=steps, seed=seed, log_every=steps, betas=(0.5, 0.999),
                           **recipe)
     score = evaluate_mixture(result.best_generator, dataset)
+    if registry is not None:  # kept for a look: ganzoo sample <arch>-<dataset>-seed<S> --registry DIR
+        ganzoo.publish(result, name=f"{architecture}-{dataset}-seed{seed}", registry=registry)
     # Where the low-quality samples are: just outside 3 std of a mode, or stranded between modes.
     x = ganzoo.generate(result.best_generator, score["protocol"]["samples"], seed=score["protocol"]["seed"])
     nearest = torch.cdist(x.double(), MIXTURES[dataset][0]().double()).min(1).values
@@ -80,6 +83,8 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0, help="seeds run from here: first, first + 1, ...")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe setting (JSON value), e.g. --set d_steps=2 --set model.latent_dim=8")
+    parser.add_argument("--registry", default=None, metavar="DIR",
+                        help="also publish each seed's model there, as <architecture>-<dataset>-seed<S>")
     args = parser.parse_args()
     recipe = RECIPES[args.recipe]
     recipe = copy.deepcopy(recipe.get(args.dataset, recipe))  # a recipe may set each dataset apart
@@ -99,14 +104,15 @@ def main() -> None:
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs) as pool:
-            futures = [pool.submit(run_seed, recipe, args.dataset, args.steps, seed, 1) for seed in seeds]
+            futures = [pool.submit(run_seed, recipe, args.dataset, args.steps, seed, 1, args.registry)
+                       for seed in seeds]
             for future in futures:
                 row, line = future.result()
                 rows.append(row)
                 print(line, flush=True)
     else:
         for seed in seeds:
-            row, line = run_seed(recipe, args.dataset, args.steps, seed, 0)
+            row, line = run_seed(recipe, args.dataset, args.steps, seed, 0, args.registry)
             rows.append(row)
             print(line, flush=True)
     modes, hq, kl = zip(*rows, strict=True)
