@@ -13,7 +13,7 @@ paper's MLPs); ``zoo`` is ganzoo's default `gan` (BatchNorm in G) with the EMA g
 ``pacgan``, 4 samples per pack). ``sharp`` is ``zoo`` with a small latent space (16
 dimensions on the ring; on the grid 4, with 256-unit layers in G), the learning rates falling linearly to 0 over the
 last 30% of the steps (``--lr-decay 0.3``) and, on the grid, the R1 penalty with gamma 10
-(``--loss non-saturating-r1:gamma=10``; Mescheder et al. 2018) and 2 D steps per G step. ``--jobs N`` trains N seeds
+(``--loss non-saturating-r1:gamma=10``; Mescheder et al. 2018) and 3 D steps per G step. ``--jobs N`` trains N seeds
 at once, one thread each.
 The results, with their wall times and caveats, are in docs/results.md.
 """
@@ -43,7 +43,7 @@ RECIPES = {
     "sharp": {"ring8": {"model": {"hidden": 128, "depth": 3, "latent_dim": 16},
                         "lr_g": 1e-3, "lr_d": 1e-3, "batch_size": 256, "ema": 0.999, "lr_decay": 0.3},
               "grid25": {"model": {"hidden": 256, "d_hidden": 128, "depth": 3, "latent_dim": 4},
-                         "loss": "non-saturating-r1:gamma=10", "d_steps": 2,
+                         "loss": "non-saturating-r1:gamma=10", "d_steps": 3,
                          "lr_g": 1e-3, "lr_d": 1e-3, "batch_size": 256, "ema": 0.999, "lr_decay": 0.3}},
 }
 
