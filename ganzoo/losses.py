@@ -49,6 +49,14 @@ class Loss(abc.ABC):
         """An extra term added to D's loss (a gradient penalty, say). None: no penalty."""
         return None
 
+    def set_progress(self, step: int, steps: int) -> None:
+        """Called by the trainer before each generator step (``step`` is 1-based, of ``steps``).
+
+        Override it for a loss that follows a schedule (a penalty that weakens over the run,
+        say). Make it a function of the step alone, so that a resumed run follows it exactly.
+        """
+        return None
+
 
 class Minimax(Loss):
     """The original saturating game (Goodfellow et al. 2014, Algorithm 1).

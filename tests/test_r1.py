@@ -58,7 +58,7 @@ def test_builtin_losses_take_options_the_same_way():
 
 
 @pytest.mark.parametrize(("spec", "words"), [
-    ("non-saturating-r1:gama=3", ["no option gama", "it takes gamma"]),
+    ("non-saturating-r1:gama=3", ["no option gama", "it takes decay, gamma, gamma_end"]),
     ("non-saturating-r1:gamma=-1", ["gamma must be a number >= 0", "-1"]),
     ("non-saturating-r1:gamma", ["KEY=VALUE", "'gamma'"]),
     ("hinge:margin=2", ["no option margin", "takes no options"]),
@@ -119,3 +119,39 @@ def test_trainer_applies_the_decay_to_both_optimizers():
 def test_lr_decay_is_checked():
     with pytest.raises(ganzoo.ConfigError, match="lr_decay must be a fraction in"):
         ganzoo.train("gan", "ring8", steps=2, lr_decay=1.5)
+
+
+class RecordWeight(Callback):
+    def __init__(self):
+        self.weights = []
+
+    def on_step_end(self, state, metrics):
+        self.weights.append(state.loss.weight)
+
+
+def test_r1_weight_decays_with_the_run_when_asked():
+    record = RecordWeight()
+    ganzoo.train("gan", "ring8", steps=8, batch_size=16, loss="non-saturating-r1:gamma=10,decay=0.5,gamma_end=2",
+                 callbacks=[record])
+    # 10 until the last 4 steps, then towards 2 on --lr-decay's schedule (scale 1, 0.75, 0.5, 0.25)
+    assert record.weights == pytest.approx([10, 10, 10, 10, 10, 8, 6, 4])
+    record = RecordWeight()
+    ganzoo.train("gan", "ring8", steps=3, batch_size=16, loss="non-saturating-r1:gamma=3", callbacks=[record])
+    assert record.weights == [3.0, 3.0, 3.0]  # no decay: constant
+
+
+def test_r1_penalty_uses_the_weight_of_the_step():
+    loss = NonSaturatingR1(gamma=4.0, decay=1.0)
+    points = torch.randn(8, 2)
+    loss.set_progress(3, 4)  # scale 0.5: weight 2
+    assert loss.penalty(Linear([3.0, 4.0]), points, points).item() == pytest.approx(25.0)  # 2 / 2 * |w|^2
+    loss.set_progress(1, 1)  # one step of one: scale 1
+    assert loss.weight == 4.0
+
+
+@pytest.mark.parametrize(("spec", "word"), [("non-saturating-r1:decay=1.5", "decay must be a fraction in [0, 1]"),
+                                            ("non-saturating-r1:gamma_end=-2", "gamma_end must be a number >= 0")])
+def test_r1_schedule_options_are_checked(spec, word):
+    with pytest.raises(ganzoo.ConfigError) as info:
+        ganzoo.get_catalog().loss(spec)
+    assert word in str(info.value)

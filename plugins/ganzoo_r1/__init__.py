@@ -15,6 +15,11 @@ plain GAN training oscillate. The paper proves local convergence with it.
 It depends on the data's scale: the gradient is per unit of the data, so data spread over a
 wider range (the 2-D grid spans [-4, 4]) takes a larger gamma than data in [-1, 1].
 
+``decay`` (default 0: constant) weakens the penalty over the last share of the run, on the
+same schedule as ``--lr-decay``: with ``decay=0.3`` the weight falls linearly from ``gamma``
+towards ``gamma_end`` (default 0) over the last 30% of the steps, e.g.
+``--loss non-saturating-r1:gamma=10,decay=0.3,gamma_end=1``.
+
 In ganzoo's 2-D runs (docs/results.md) R1 with gamma = 3-10 is what lets the ``gan`` recipe
 cover all 25 modes of the grid; at gamma 0.01-0.1 it did not help.
 """
@@ -38,23 +43,38 @@ def r1_penalty(discriminator: nn.Module, real: torch.Tensor, labels: torch.Tenso
     return input_gradient(discriminator, real, labels).flatten(1).pow(2).sum(1).mean()
 
 
-class NonSaturatingR1(NonSaturating):
-    """Non-saturating loss + (gamma / 2) * R1 penalty on real data."""
+def _number(name: str, value: object, what: str, upper: float = math.inf) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not 0 <= value <= upper:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return float(value)
 
-    def __init__(self, gamma: float = 1.0) -> None:
-        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not math.isfinite(gamma) or gamma < 0:
-            raise ValueError(f"gamma must be a number >= 0 (the R1 penalty's weight), got {gamma!r}")
-        self.gamma = float(gamma)
+
+class NonSaturatingR1(NonSaturating):
+    """Non-saturating loss + (gamma / 2) * R1 penalty on real data; optionally weakening
+    towards ``gamma_end`` over the last ``decay`` share of the run."""
+
+    def __init__(self, gamma: float = 1.0, decay: float = 0.0, gamma_end: float = 0.0) -> None:
+        self.gamma = _number("gamma", gamma, "a number >= 0 (the R1 penalty's weight)")
+        self.decay = _number("decay", decay, "a fraction in [0, 1] (the share of the run, at its end, over which "
+                                             "the weight falls to gamma_end; 0 keeps it constant)", upper=1)
+        self.gamma_end = _number("gamma_end", gamma_end, "a number >= 0 (the weight at the end of the decay)")
+        self.weight = self.gamma  # the weight at the current step
+
+    def set_progress(self, step: int, steps: int) -> None:
+        from ganzoo.trainer import lr_scale
+
+        self.weight = self.gamma_end + (self.gamma - self.gamma_end) * lr_scale(step, steps, self.decay)
 
     def penalty(self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor,
                 labels: torch.Tensor | None = None) -> torch.Tensor | None:
-        if self.gamma == 0:
+        if self.weight == 0:
             return None
-        return 0.5 * self.gamma * r1_penalty(discriminator, real, labels)
+        return 0.5 * self.weight * r1_penalty(discriminator, real, labels)
 
 
 @ganzoo.hookimpl
 def register_losses(register: Callable[..., None]) -> None:
     register("non-saturating-r1", NonSaturatingR1,
              description="Non-saturating + R1 gradient penalty on real data, gamma=1 "
-                         "(Mescheder et al. 2018; options: --loss non-saturating-r1:gamma=G)")
+                         "(Mescheder et al. 2018; options: --loss non-saturating-r1:gamma=G[,decay=F,gamma_end=G2])")
