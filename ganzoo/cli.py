@@ -270,13 +270,14 @@ def _train(ctx: click.Context, architecture: str | None, model_options: tuple[st
         run_dir = run_dir or resume
         # the run folder is kept as before (grid cadence, logger, evaluation) unless typed anew
         saved = read_run_logging(resume)
-        if "sample_every" in saved and ctx.get_parameter_source("sample_every") != ParameterSource.COMMANDLINE:
-            sample_every = int(saved["sample_every"])
-        if saved.get("logger") in ("files", "tensorboard") and \
-                ctx.get_parameter_source("logger") != ParameterSource.COMMANDLINE:
-            logger = saved["logger"]
-        if "eval_every" in saved and ctx.get_parameter_source("eval_every") != ParameterSource.COMMANDLINE:
-            eval_every = int(saved["eval_every"])
+
+        def kept(option: str, value: Any, valid: Any) -> Any:
+            typed = ctx.get_parameter_source(option) == ParameterSource.COMMANDLINE
+            return value if typed or not valid(saved.get(option)) else saved[option]
+
+        sample_every = kept("sample_every", sample_every, lambda v: isinstance(v, int))
+        eval_every = kept("eval_every", eval_every, lambda v: isinstance(v, int))
+        logger = kept("logger", logger, lambda v: v in ("files", "tensorboard"))
     else:
         if architecture is None:
             raise click.UsageError("missing argument ARCHITECTURE (or --resume RUN_DIR)")

@@ -350,10 +350,8 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
     for cb in callbacks:
         cb.on_train_start(state)
     start = time.perf_counter() - state.seconds
-    set_progress = getattr(loss, "set_progress", None)  # Loss subclasses have it; a duck-typed loss may not
     for step in range(state.step + 1, config.steps + 1):
-        if set_progress is not None:
-            set_progress(step, config.steps)
+        loss.set_progress(step, config.steps)  # every registered loss is a ganzoo.Loss
         if config.lr_decay:  # a function of the step alone, so a resumed run follows the same schedule
             scale = lr_scale(step, config.steps, config.lr_decay)
             for opt, lr in ((opt_g, config.lr_g), (opt_d, config.lr_d)):
