@@ -8,6 +8,7 @@ histogram and, for conditional models, label accuracy. Every result carries its 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -31,7 +32,7 @@ from .metrics import (
 )
 from .models import Generator
 from .progress import progress
-from .trainer import Callback
+from .trainer import Callback, data_labels, recalibrate_batchnorm
 
 __all__ = ["EvalCallback", "FeatureClassifier", "evaluate", "evaluate_images", "evaluate_inception", "evaluate_mixture",
            "load_or_train_classifier"]
@@ -296,7 +297,8 @@ def evaluate_inception(generator: Generator, dataset: Dataset, root: Path, *, sa
 class EvalCallback(Callback):
     """Evaluates the generator every ``every`` steps during training (``ganzoo train --eval-every N``).
 
-    The averaged (EMA) generator is scored when there is one. Records are kept in
+    The averaged (EMA) generator is scored when there is one, as a copy whose BatchNorm
+    statistics are recomputed for its weights (as at the end of training). Records are kept in
     ``records`` (``{"step": ..., "<set>": {...}}``) and passed to ``report`` as they come.
     Evaluation draws from its own seeded generators, so training's random streams (and
     exact resume) are unaffected.
@@ -313,8 +315,12 @@ class EvalCallback(Callback):
     def on_step_end(self, state: Any, metrics: dict[str, torch.Tensor]) -> None:
         if state.step % self.every or (self.records and self.records[-1]["step"] == state.step):
             return  # not an evaluation step, or already evaluated (a RunLogger may have asked first)
-        generator = state.ema.module if state.ema is not None else state.generator
-        name, results = evaluate(generator, state.dataset, self.root, samples=self.samples, seed=0)
+        # score what a run stopped here would hand back: a copy with its BatchNorm statistics recomputed
+        generator = copy.deepcopy(state.ema.module if state.ema is not None else state.generator)
+        recalibrate_batchnorm(generator, state.config.batch_size, labels=data_labels(state.dataset, generator,
+                                                                                  state.config.seed),
+                              seed=state.config.seed)
+        name, results = evaluate(generator.eval(), state.dataset, self.root, samples=self.samples, seed=0)
         self.protocol = {name: results.pop("protocol", {})}
         record = {"step": state.step, name: results}
         self.records.append(record)
