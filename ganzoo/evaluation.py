@@ -32,7 +32,7 @@ from .metrics import (
 )
 from .models import Generator
 from .progress import progress
-from .trainer import Callback, data_labels, recalibrate_batchnorm
+from .trainer import Callback, recalibrate_for_sampling
 
 __all__ = ["EvalCallback", "FeatureClassifier", "evaluate", "evaluate_images", "evaluate_inception", "evaluate_mixture",
            "load_or_train_classifier"]
@@ -317,9 +317,7 @@ class EvalCallback(Callback):
             return  # not an evaluation step, or already evaluated (a RunLogger may have asked first)
         # score what a run stopped here would hand back: a copy with its BatchNorm statistics recomputed
         generator = copy.deepcopy(state.ema.module if state.ema is not None else state.generator)
-        recalibrate_batchnorm(generator, state.config.batch_size, labels=data_labels(state.dataset, generator,
-                                                                                  state.config.seed),
-                              seed=state.config.seed)
+        recalibrate_for_sampling(generator, state.dataset, state.config)
         name, results = evaluate(generator.eval(), state.dataset, self.root, samples=self.samples, seed=0)
         self.protocol = {name: results.pop("protocol", {})}
         record = {"step": state.step, name: results}

@@ -31,7 +31,8 @@ from .losses import Loss
 from .models import Discriminator, Generator, ModelSpec
 
 __all__ = ["FAST_PATH", "Callback", "TrainConfig", "TrainResult", "TrainState", "TrainingDiverged",
-           "TrainingInterrupted", "data_labels", "fit", "load_dataset", "recalibrate_batchnorm", "resolve_device"]
+           "TrainingInterrupted", "data_labels", "fit", "load_dataset", "recalibrate_batchnorm",
+           "recalibrate_for_sampling", "resolve_device"]
 
 PRECISIONS = ("fp32", "bf16")
 
@@ -423,15 +424,14 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
         D.to(memory_format=torch.contiguous_format)
         if ema is not None:
             ema.module.to(memory_format=torch.contiguous_format)
-    recalibrate_batchnorm(G, config.batch_size, labels=data_labels(dataset, G, config.seed), seed=config.seed)
+    recalibrate_for_sampling(G, dataset, config)
     G.eval()
     D.eval()
     ema_g: Generator | None = None
     if ema is not None:
         averaged = ema.module
         assert isinstance(averaged, Generator)
-        recalibrate_batchnorm(averaged, config.batch_size, labels=data_labels(dataset, averaged, config.seed),
-                              seed=config.seed)
+        recalibrate_for_sampling(averaged, dataset, config)
         averaged.ganzoo_spec = spec
         ema_g = averaged.eval()
     for cb in callbacks:
@@ -636,3 +636,9 @@ def recalibrate_batchnorm(g: Generator, batch_size: int, *, labels: Callable[[in
         m.momentum = momentum
         m.eval()
     g.train(was_training)
+
+
+def recalibrate_for_sampling(g: Generator, dataset: Dataset, config: TrainConfig) -> None:
+    """What :func:`fit` does to each generator it hands back: :func:`recalibrate_batchnorm` in
+    batches of the run's size, with labels drawn like the data's, seeded by the run's seed."""
+    recalibrate_batchnorm(g, config.batch_size, labels=data_labels(dataset, g, config.seed), seed=config.seed)

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 import ganzoo
 from ganzoo.cli import cli
 from ganzoo.data import TensorSampler
-from ganzoo.trainer import Callback, TrainConfig, data_labels, fit, load_dataset, recalibrate_batchnorm
+from ganzoo.trainer import Callback, TrainConfig, fit, load_dataset, recalibrate_for_sampling
 
 
 def _literal_loop(config: TrainConfig) -> tuple[torch.nn.Module, torch.nn.Module]:
@@ -52,7 +52,7 @@ def _literal_loop(config: TrainConfig) -> tuple[torch.nn.Module, torch.nn.Module
         g_loss.backward()
         opt_g.step()
     # then G's BatchNorm statistics are recomputed for its final weights (no training happens there)
-    recalibrate_batchnorm(G, b, labels=data_labels(dataset, G, config.seed), seed=config.seed)
+    recalibrate_for_sampling(G, dataset, config)
     return G, D
 
 

@@ -30,26 +30,15 @@ from torch import nn
 import ganzoo
 from ganzoo.evaluation import evaluate
 from ganzoo.registry import load_generator
-from ganzoo.trainer import load_dataset, recalibrate_batchnorm
+from ganzoo.trainer import data_labels, load_dataset, recalibrate_batchnorm
 
 SAMPLES = 8192
 HEADLINE = {"mixture": ("modes_covered", "high_quality"), "stacked": ("modes", "kl_to_uniform"),
             "classifier": ("fd", "kid")}
 
 
-class Labels:
-    """Draws labels uniformly over the classes for a conditional generator (None otherwise)."""
-
-    def __init__(self, num_classes: int, seed: int = 1) -> None:
-        self.num_classes = num_classes
-        self.rng = torch.Generator().manual_seed(seed)
-
-    def sample_labels(self, n: int) -> torch.Tensor | None:
-        return torch.randint(self.num_classes, (n,), generator=self.rng) if self.num_classes else None
-
-
 @torch.no_grad()
-def all_at_once(g: ganzoo.Generator, batch_size: int, seed: int) -> None:
+def all_at_once(g: ganzoo.Generator, dataset: ganzoo.Dataset, batch_size: int, seed: int) -> None:
     """Every BatchNorm layer in train mode together, cumulative average: later layers see batch-normalized inputs."""
     norms = [m for m in g.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     momenta = [m.momentum for m in norms]
@@ -57,10 +46,10 @@ def all_at_once(g: ganzoo.Generator, batch_size: int, seed: int) -> None:
         m.reset_running_stats()
         m.momentum = None
     rng = torch.Generator().manual_seed(seed)
-    labels = Labels(g.num_classes, seed + 1)
+    labels = data_labels(dataset, g, seed + 1)
     g.train()
     for _ in range(-(-SAMPLES // batch_size)):
-        g(g.sample_latent(batch_size, generator=rng), labels.sample_labels(batch_size))
+        g(g.sample_latent(batch_size, generator=rng), labels(batch_size))
     for m, momentum in zip(norms, momenta, strict=True):
         m.momentum = momentum
     g.eval()
@@ -77,8 +66,8 @@ def compare(g: ganzoo.Generator, dataset: ganzoo.Dataset, root: Path, batch_size
     rows: dict[str, list[dict]] = {"all_at_once": [], "layer_by_layer": []}
     for seed in range(draws):
         naive, layered = copy.deepcopy(g), copy.deepcopy(g)
-        all_at_once(naive, max(batch_size, 256), seed)
-        recalibrate_batchnorm(layered, batch_size, labels=Labels(g.num_classes, seed + 1).sample_labels, seed=seed)
+        all_at_once(naive, dataset, max(batch_size, 256), seed)
+        recalibrate_batchnorm(layered, batch_size, labels=data_labels(dataset, g, seed + 1), seed=seed)
         rows["all_at_once"].append(score(naive.eval(), dataset, root))
         rows["layer_by_layer"].append(score(layered.eval(), dataset, root))
     return rows
