@@ -29,9 +29,10 @@ from .registry import ModelRecord, Registry
 from .report import write_report
 from .runlog import RunLogger
 from .sampling import interpolate
+from .version import __version__
 from .trainer import Callback, TrainConfig, TrainingDiverged, TrainingInterrupted, TrainResult, TrainState, fit
 
-__version__ = "0.1.0"
+
 
 __all__ = [
     "Architecture",

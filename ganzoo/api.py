@@ -12,9 +12,9 @@ import torch
 from .catalog import get_catalog
 from .errors import ConfigError
 from .models import Generator
-from .sampling import seeded_rng
+from .rendering import grid_columns, reference_points, samples_png
+from .sampling import generate
 from .trainer import Callback, TrainConfig, TrainResult, fit
-from .visual import samples_png
 
 __all__ = ["default_model_name", "generate", "load", "publish", "train"]
 
@@ -68,8 +68,8 @@ def publish(result: TrainResult, *, name: str | None = None, registry: Any = Non
     manifest.update(extra or {})
     metadata = weight_metadata("generator", result.spec, dataset_info)
     preview = generate(result.best_generator, 64, seed=result.config.seed)
-    extra = {"samples.png": samples_png(preview, nrow=_nrow(result.spec.num_classes),
-                                        reference=_reference(result))}
+    extra = {"samples.png": samples_png(preview, nrow=grid_columns(result.spec.num_classes),
+                                        reference=reference_points(result.dataset))}
     return reg.publish(name, weights, manifest, metadata=metadata, extra_files=extra, aliases=aliases)
 
 
@@ -78,47 +78,6 @@ def load(ref: str | os.PathLike[str], *, registry: Any = None, ema: bool = True,
     from .registry import load_generator
 
     return load_generator(ref, registry=registry, ema=ema, device=device)
-
-
-@torch.no_grad()
-def generate(generator: Generator, n: int, *, labels: torch.Tensor | int | None = None,
-             seed: int | None = 0) -> torch.Tensor:
-    """Draw ``n`` samples. Conditional models take ``labels`` (one int, or one per sample);
-
-    without labels they cycle through the classes so a grid shows each class in a column.
-    """
-    if n < 1:
-        raise ConfigError(f"number of samples must be a positive integer, got {n}")
-    device = next(generator.parameters()).device
-    rng = seeded_rng(device, seed)
-    if generator.num_classes:
-        if labels is None:
-            labels = torch.arange(n) % generator.num_classes
-        elif isinstance(labels, int):
-            if not 0 <= labels < generator.num_classes:
-                raise ConfigError(f"label {labels} is out of range: this model has classes 0 to "
-                                  f"{generator.num_classes - 1}")
-            labels = torch.full((n,), labels, dtype=torch.long)
-        labels = torch.as_tensor(labels, dtype=torch.long, device=device)
-    elif labels is not None:
-        raise ConfigError("this model is unconditional: it takes no label; leave --label out")
-    was_training = generator.training
-    generator.eval()
-    try:
-        z = generator.sample_latent(n, generator=rng)
-        return generator(z, labels).float()
-    finally:
-        generator.train(was_training)
-
-
-def _nrow(num_classes: int) -> int:
-    return num_classes if 0 < num_classes <= 16 else 8
-
-
-def _reference(result: TrainResult) -> torch.Tensor | None:
-    if result.dataset.is_image:
-        return None
-    return result.dataset.data[:2000]
 
 
 def evaluate(ref: str | os.PathLike[str], *, registry: Any = None, samples: int | None = None, seed: int = 0,

@@ -2,12 +2,14 @@
 
 Plugins are found through the ``ganzoo`` entry-point group, built-ins included: the
 families in ``plugins/`` and the core's losses and datasets go through exactly the
-path a third-party package uses. A plugin that fails to import or register is
-recorded and skipped (``ganzoo plugins`` shows it), unless ``GANZOO_STRICT_PLUGINS=1``.
+path a third-party package uses. A plugin that fails to import or register, or that
+implements a hook ganzoo does not have (a misspelt name), is recorded and skipped
+(``ganzoo plugins`` shows it), unless ``GANZOO_STRICT_PLUGINS=1``.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata
 import inspect
 import json
@@ -50,7 +52,7 @@ class PluginFailure:
     """A plugin, or one of its registrations, that failed."""
 
     name: str  # entry-point / plugin name
-    stage: str  # "import", "register" or the hook that raised
+    stage: str  # "import", "register", "hooks" (a hook that does not exist) or the hook that raised
     error: str  # the error, one line
     distribution: str | None = None
     version: str | None = None
@@ -295,6 +297,12 @@ def load_catalog(
         except Exception as exc:  # e.g. a hookimpl with a wrong signature
             catalog.failures.append(PluginFailure(name, "register", _one_line(exc), dist, version))
             continue
+        unknown = _unknown_hooks(pm, obj)
+        if unknown:  # what pm.check_pending() checks, for this plugin alone: the others keep loading
+            pm.unregister(obj)
+            catalog.failures.append(PluginFailure(name, "hooks", _unknown_hooks_message(name, unknown), dist,
+                                                  version))
+            continue
         module = getattr(obj, "__name__", type(obj).__name__)
         info[name] = PluginInfo(name, module, dist, version,
                                 sorted(h.name for h in pm.get_hookcallers(obj) or ()))
@@ -311,6 +319,11 @@ def load_catalog(
             staged: dict[str, Registered] = {}
             register = _registrar(hook, plugin_name, tables[hook], staged)
             try:
+                # Called plugin by plugin, not through pm.hook (which calls every plugin with one
+                # argument, newest first, and stops at the first exception): each plugin gets its own
+                # ``register``, so every registration and failure is attributed to the plugin that made
+                # it, a plugin that raises loses only its own registrations, the others are still
+                # called, and plugins run in discovery order (core first; the first of a duplicate wins).
                 impls[plugin_name].function(register=register)
             except Exception as exc:  # a failing plugin is isolated, its registrations dropped
                 p = info[plugin_name]
@@ -333,6 +346,28 @@ def load_catalog(
         lines = "; ".join(f"{f.name} ({f.stage}): {f.error}" for f in catalog.failures)
         raise PluginError(f"plugin failures with GANZOO_STRICT_PLUGINS set: {lines}")
     return catalog
+
+
+def _unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> list[str]:
+    """The names of ``plugin``'s hook implementations that match no hook specification."""
+    return sorted(
+        caller.name
+        for caller in pm.get_hookcallers(plugin) or ()
+        if not caller.has_spec()
+        and any(impl.plugin is plugin and not impl.optionalhook for impl in caller.get_hookimpls())
+    )
+
+
+def _unknown_hooks_message(plugin: str, unknown: list[str]) -> str:
+    """One line naming each unknown hook of ``plugin``, a known hook it may have meant, and every known hook."""
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, HOOKS, n=1, cutoff=0.6)
+        parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return (f"plugin {plugin!r} implements {', '.join(parts)}, which "
+            f"{'is not a ganzoo hook' if len(unknown) == 1 else 'are not ganzoo hooks'}; "
+            f"known hooks: {', '.join(sorted(HOOKS))}. Give {'it' if len(unknown) == 1 else 'each'} "
+            "the name of a known hook")
 
 
 def _registrar(hook: str, plugin: str, table: dict[str, Registered],

@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 from .errors import ConfigError, StorageError
-from .registry.fsutil import write_atomic
+from .fileio import write_atomic
 from .trainer import Callback, TrainConfig, TrainState
 
 __all__ = ["CHECKPOINT", "CONFIG", "RESUMABLE_CHANGES", "Checkpointer", "config_changes", "default_run_dir",

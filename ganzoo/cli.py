@@ -322,7 +322,7 @@ def _train_and_publish(config: Any, run_dir: Path | None, resume: Path | None, r
     from .checkpoint import default_run_dir
     from .console import ProgressCallback, console
     from .trainer import fit
-    from .visual import save_samples
+    from .rendering import grid_columns, reference_points, save_samples
 
     model_name = name or default_model_name(config)
     reg = None if no_publish else _publishing_registry(registry, name, config)
@@ -363,10 +363,8 @@ def _train_and_publish(config: Any, run_dir: Path | None, resume: Path | None, r
         console.print(f"Published [bold]{record.ref}[/] to {record.path}")
     if out is None:
         out = Path("samples") / (f"{record.name}-v{record.version}.png" if record else f"{model_name}.png")
-    from .api import _nrow, _reference
-
     grid = generate(result.best_generator, 64, seed=config.seed)
-    path = save_samples(grid, out, nrow=_nrow(result.spec.num_classes), reference=_reference(result))
+    path = save_samples(grid, out, nrow=grid_columns(result.spec.num_classes), reference=reference_points(result.dataset))
     console.print(f"Sample grid: {path}")
 
 
@@ -401,7 +399,8 @@ def sample_cmd(ref: str, n: int, out: Path | None, fmt: str | None, label: int |
     ganzoo sample dcgan-digits -n 1000 --out samples.npy       raw float32 array
     ganzoo sample dcgan-digits --interpolate --rows 4 --steps 10
     """
-    from .api import _nrow, generate, load
+    from .api import generate, load
+    from .rendering import grid_columns
     from .console import console
     from .sampling import interpolate as walk
     from .sampling import sample_format, save_samples_file
@@ -417,7 +416,7 @@ def sample_cmd(ref: str, n: int, out: Path | None, fmt: str | None, label: int |
         nrow, what = steps, f"{len(samples) // steps} latent walks of {steps} steps"
     else:
         samples = generate(g, n, labels=label, seed=seed)
-        nrow, what = (8 if label is not None else _nrow(g.num_classes)), f"{n} samples"
+        nrow, what = (8 if label is not None else grid_columns(g.num_classes)), f"{n} samples"
     path = save_samples_file(samples, out, fmt=fmt, nrow=nrow)
     console.print(f"Wrote {what} from {ref} to {path}")
 

@@ -120,15 +120,12 @@ def load_or_train_classifier(dataset: Dataset, root: Path) -> tuple[FeatureClass
 
 
 def _store_cache(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
-    """Write a cached safetensors file atomically: a temporary name, then a rename."""
-    from .registry.fsutil import fsync_dir
-    from .weights import save_weights
+    """Write a cached safetensors file atomically (a unique temporary name, then a rename)."""
+    from .fileio import write_atomic
+    from .weights import encode_weights
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_weights(tmp, tensors, metadata)
-    tmp.replace(path)
-    fsync_dir(path.parent)
+    write_atomic(path, encode_weights(tensors, metadata, what=str(path)))
 
 
 @torch.no_grad()
@@ -162,7 +159,7 @@ def evaluate_images(generator: Generator, dataset: Dataset, root: Path, *, sampl
     if generator.num_classes:
         assert dataset.labels is not None
         labels = dataset.labels[torch.randint(len(dataset), (n,), generator=g)]
-    from .api import generate
+    from .sampling import generate
 
     fake = generate(generator, n, labels=labels, seed=seed).cpu()
     fake_f, fake_pred = _features(classifier, fake)
@@ -193,7 +190,7 @@ def evaluate_mixture(generator: Generator, dataset_name: str, *, samples: int = 
                      seed: int = 0) -> dict[str, Any]:
     """The VEEGAN/PacGAN 2-D protocol: modes covered, high-quality share, reverse KL."""
     centers_fn, std = MIXTURES[dataset_name]
-    from .api import generate
+    from .sampling import generate
 
     x = generate(generator, samples, seed=seed)
     score = mixture_score(x, centers_fn(), std)
@@ -234,7 +231,7 @@ def score_stacked(images: torch.Tensor, root: Path) -> dict[str, Any]:
 def evaluate_stacked(generator: Generator, root: Path, *, samples: int = STACKED_SAMPLES,
                      seed: int = 0) -> dict[str, Any]:
     """:func:`score_stacked` of ``samples`` images drawn from ``generator`` (labels uniform if conditional)."""
-    from .api import generate
+    from .sampling import generate
 
     labels = None
     if generator.num_classes:
@@ -281,7 +278,7 @@ def evaluate_inception(generator: Generator, dataset: Dataset, root: Path, *, sa
         idx = torch.randperm(len(ref), generator=torch.Generator().manual_seed(seed))[:n]
         real = extractor(ref.data[idx])
         _store_cache(path, {"features": real}, {"ganzoo.reference": ref.name})
-    from .api import generate
+    from .sampling import generate
 
     labels = None
     if generator.num_classes and dataset.labels is not None:

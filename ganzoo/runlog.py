@@ -37,7 +37,7 @@ from typing import Any
 import torch
 
 from .errors import ConfigError, StorageError
-from .registry.fsutil import write_atomic
+from .fileio import write_atomic
 from .trainer import Callback, TrainState
 
 __all__ = ["CONFIG", "DEFAULT_SAMPLE_EVERY", "METRICS", "SAMPLES", "RunLogger", "dataset_info", "grid_steps",
@@ -157,20 +157,16 @@ class RunLogger(Callback):
     @torch.no_grad()
     def save_grid(self, state: TrainState) -> Path:
         """Draw the fixed latent through the generator (its EMA when there is one) into ``samples/``."""
-        from .visual import render_samples
+        from .rendering import grid_columns, png_bytes, reference_points, render_samples
+        from .sampling import evaluating
 
         g = state.ema.module if state.ema is not None else state.generator
-        was_training = g.training
-        g.eval()  # running BatchNorm statistics; no random state of the run is touched
-        try:
+        with evaluating(g):  # running BatchNorm statistics; no random state of the run is touched
             samples = g(state.fixed_z, state.fixed_labels).float()
-        finally:
-            g.train(was_training)
-        nclass = state.spec.num_classes
-        reference = None if state.dataset.is_image else state.dataset.data[:2000]
-        image = render_samples(samples, nrow=nclass if 0 < nclass <= 16 else 8, reference=reference)
+        image = render_samples(samples, nrow=grid_columns(state.spec.num_classes),
+                               reference=reference_points(state.dataset))
         path = self.run_dir / SAMPLES / f"step-{state.step:06d}.png"
-        write_atomic(path, _png(image))
+        write_atomic(path, png_bytes(image))
         if self._writer is not None:
             self._writer.add_image("samples", image, state.step)
             self._writer.flush()
@@ -267,13 +263,3 @@ def _finite(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_finite(v) for v in value]
     return value
-
-
-def _png(image: torch.Tensor) -> bytes:
-    import io
-
-    from torchvision.utils import save_image
-
-    buf = io.BytesIO()
-    save_image(image, buf, format="png")
-    return buf.getvalue()

@@ -1,4 +1,4 @@
-"""Latent walks and sample files: what ``ganzoo sample --interpolate`` and ``--format npy`` use.
+"""Drawing from a generator: seeded samples, latent walks, and sample files (PNG grids, ``.npy`` arrays).
 
 >>> g = ganzoo.load("dcgan-digits")                                  # doctest: +SKIP
 >>> x = ganzoo.interpolate(g, rows=4, steps=8, seed=0)               # (32, 1, 8, 8), row-major
@@ -7,16 +7,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from torch import nn
+
 from .errors import ConfigError
 from .models import Generator
 
-__all__ = ["FORMATS", "METHODS", "interpolate", "lerp", "sample_format", "save_samples_file", "slerp"]
+__all__ = ["FORMATS", "METHODS", "evaluating", "generate", "interpolate", "lerp", "sample_format",
+           "save_samples_file", "seeded_rng", "slerp"]
 
 METHODS = ("slerp", "lerp")
 FORMATS = ("png", "npy")
@@ -59,6 +64,45 @@ def seeded_rng(device: torch.device, seed: int | None) -> torch.Generator:
     return rng
 
 
+@contextlib.contextmanager
+def evaluating(module: nn.Module) -> Iterator[nn.Module]:
+    """Put ``module`` in eval mode (running BatchNorm statistics, no dropout) and back to its mode after."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
+
+
+@torch.no_grad()
+def generate(generator: Generator, n: int, *, labels: torch.Tensor | int | None = None,
+             seed: int | None = 0) -> torch.Tensor:
+    """Draw ``n`` samples in eval mode from a latent seeded by ``seed`` (fresh entropy when None).
+
+    Conditional models take ``labels`` (one int, or one per sample); without labels they
+    cycle through the classes so a grid shows each class in a column.
+    """
+    if n < 1:
+        raise ConfigError(f"number of samples must be a positive integer, got {n}")
+    device = next(generator.parameters()).device
+    rng = seeded_rng(device, seed)
+    if generator.num_classes:
+        if labels is None:
+            labels = torch.arange(n) % generator.num_classes
+        elif isinstance(labels, int):
+            if not 0 <= labels < generator.num_classes:
+                raise ConfigError(f"label {labels} is out of range: this model has classes 0 to "
+                                  f"{generator.num_classes - 1}")
+            labels = torch.full((n,), labels, dtype=torch.long)
+        labels = torch.as_tensor(labels, dtype=torch.long, device=device)
+    elif labels is not None:
+        raise ConfigError("this model is unconditional: it takes no label; leave --label out")
+    with evaluating(generator):
+        z = generator.sample_latent(n, generator=rng)
+        return generator(z, labels).float()
+
+
 @torch.no_grad()
 def interpolate(generator: Generator, rows: int = 8, steps: int = 8, *, method: str = "slerp",
                 seed: int | None = 0) -> torch.Tensor:
@@ -89,12 +133,8 @@ def interpolate(generator: Generator, rows: int = 8, steps: int = 8, *, method: 
         walk = walk.expand(rows, *walk.shape[1:])
         labels = torch.arange(rows, device=device).repeat_interleave(steps)
     z = walk.reshape(rows * steps, *ends.shape[1:])
-    was_training = generator.training
-    generator.eval()
-    try:
+    with evaluating(generator):
         return generator(z, labels).float()
-    finally:
-        generator.train(was_training)
 
 
 def sample_format(path: str | os.PathLike[str], fmt: str | None = None) -> str:
@@ -116,7 +156,7 @@ def save_samples_file(samples: torch.Tensor, path: str | os.PathLike[str], *, fm
     fmt = sample_format(path, fmt)
     path = Path(path)
     if fmt == "png":
-        from .visual import save_samples
+        from .rendering import save_samples
 
         return save_samples(samples, path, nrow=nrow)
     path.parent.mkdir(parents=True, exist_ok=True)

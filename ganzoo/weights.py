@@ -35,6 +35,7 @@ __all__ = [
     "FORMAT_VERSION",
     "ROLES",
     "decode_weights",
+    "encode_weights",
     "load_weights",
     "read_metadata",
     "read_weights",
@@ -59,11 +60,21 @@ def save_weights(path: str | os.PathLike[str], tensors: Mapping[str, torch.Tenso
                  metadata: Mapping[str, str]) -> None:
     """Write ``tensors`` to ``path`` as safetensors with ``metadata`` in the header, then fsync.
 
-    Not atomic by itself: the registry writes into a staging folder and renames that.
+    Not atomic by itself: the registry writes into a staging folder and renames that, and
+    :func:`ganzoo.fileio.write_atomic` with :func:`encode_weights` replaces a file at once.
     """
+    data = encode_weights(tensors, metadata, what=os.fspath(path))
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())  # durable before anyone renames it into place
+
+
+def encode_weights(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str], *,
+                   what: str = "weights") -> bytes:
+    """The safetensors bytes of ``tensors`` with ``metadata`` in the header (``what`` names them in errors)."""
     if not isinstance(tensors, Mapping):
-        raise ConfigError(f"weights for {os.fspath(path)!r} must be a dict of name -> tensor, "
-                          f"got {type(tensors).__name__}")
+        raise ConfigError(f"weights for {what!r} must be a dict of name -> tensor, got {type(tensors).__name__}")
     for mkey, mvalue in metadata.items():
         if not (isinstance(mkey, str) and isinstance(mvalue, str)):
             raise ConfigError(f"safetensors metadata must map str to str; {mkey!r}: {mvalue!r} is not")
@@ -71,10 +82,10 @@ def save_weights(path: str | os.PathLike[str], tensors: Mapping[str, torch.Tenso
     seen: set[int] = set()
     for key, value in tensors.items():
         if not isinstance(key, str) or not isinstance(value, torch.Tensor):
-            raise ConfigError(f"weights for {os.fspath(path)!r}: entry {key!r} is a {type(value).__name__}, "
+            raise ConfigError(f"weights for {what!r}: entry {key!r} is a {type(value).__name__}, "
                               "not a tensor (keys must be strings, values tensors)")
         if value.layout is not torch.strided:
-            raise ConfigError(f"weights for {os.fspath(path)!r}: tensor {key!r} has layout {value.layout}; "
+            raise ConfigError(f"weights for {what!r}: tensor {key!r} has layout {value.layout}; "
                               "only dense tensors can be saved")
         t = value.detach().to("cpu").contiguous()
         # safetensors refuses tensors that share memory (tied weights, views of one buffer):
@@ -85,16 +96,9 @@ def save_weights(path: str | os.PathLike[str], tensors: Mapping[str, torch.Tenso
         seen.add(storage)
         prepared[key] = t
     try:
-        safetensors.torch.save_file(prepared, os.fspath(path), metadata=dict(metadata))
-    except OSError:
-        raise  # disk full, permissions: not the caller's data
+        return safetensors.torch.save(prepared, metadata=dict(metadata))
     except Exception as exc:  # safetensors raises a mix of ValueError/RuntimeError/its own
-        raise ConfigError(f"could not write weights to {os.fspath(path)!r}: {exc}") from exc
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)  # durable before anyone renames it into place
-    finally:
-        os.close(fd)
+        raise ConfigError(f"could not encode weights for {what!r}: {exc}") from exc
 
 
 def weight_metadata(role: str, spec: ModelSpec, dataset_info: Mapping[str, Any],

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, GanzooError
-from .fsutil import sha256_file
+from ..fileio import sha256_file
 from .names import check_filename, check_model_name
 
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ from ..errors import ConfigError, GanzooError, IntegrityError, ModelNotFoundErro
 from ..models import ModelSpec
 from ..weights import ROLES, decode_weights, save_weights, weight_metadata
 from . import index as ix
-from .fsutil import fsync_dir, library_versions, remove_stale, sha256_bytes, sha256_file, utc_now, write_durable
+from ..fileio import fsync_dir, library_versions, remove_stale, sha256_bytes, sha256_file, utc_now, write_durable
 from .names import ModelRef, check_alias, check_filename, check_model_name, inside, parse_ref
 
 __all__ = ["MANIFEST_FORMAT", "ModelRecord", "Registry"]

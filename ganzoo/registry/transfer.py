@@ -32,7 +32,7 @@ import torch
 from ..errors import ConfigError, IntegrityError, ModelNotFoundError, StorageError
 from ..models import ModelSpec
 from ..weights import ROLES, decode_weights, spec_from_metadata
-from .fsutil import fsync_dir, sha256_bytes, write_durable
+from ..fileio import fsync_dir, sha256_bytes, write_durable
 from .names import check_filename
 from .store import ModelRecord, Registry
 
@@ -109,12 +109,12 @@ def export_model(ref: str, folder: str | os.PathLike[str], *,
 def _samples(reg: Registry, record: ModelRecord, stored: dict[str, Any]) -> bytes:
     if SAMPLES in stored:
         return reg.read_verified(record, SAMPLES)[1]
-    from ..api import _nrow, generate
-    from ..visual import samples_png
+    from ..rendering import grid_columns, samples_png
+    from ..sampling import generate
     from .loading import load_generator
 
     g = load_generator(record.ref, registry=reg)
-    return samples_png(generate(g, 64, seed=0), nrow=_nrow(g.num_classes))
+    return samples_png(generate(g, 64, seed=0), nrow=grid_columns(g.num_classes))
 
 
 def model_card(record: ModelRecord, manifest: dict[str, Any], files: dict[str, dict[str, Any]]) -> str:

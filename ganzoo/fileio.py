@@ -1,4 +1,4 @@
-"""Small file-system helpers: durable writes, directory fsync, hashing, timestamps."""
+"""File-system helpers shared by every layer: durable and atomic writes, directory fsync, hashing, timestamps."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import StorageError
+from .errors import StorageError
 
 __all__ = ["fsync_dir", "library_versions", "remove_stale", "sha256_bytes", "sha256_file", "utc_now",
            "write_atomic", "write_durable"]
@@ -91,9 +91,9 @@ def library_versions() -> dict[str, str]:
     import safetensors
     import torch
 
-    import ganzoo  # at call time: ganzoo/__init__ may import this package
+    from .version import __version__
 
-    return {"ganzoo": ganzoo.__version__, "torch": str(torch.__version__),
+    return {"ganzoo": __version__, "torch": str(torch.__version__),
             "safetensors": str(safetensors.__version__), "python": platform.python_version()}
 
 

@@ -1,17 +1,32 @@
-"""Turning samples into pictures: image grids (torchvision) and 2-D scatter plots."""
+"""Turning samples into pictures: image grids (torchvision), 2-D scatter plots, and their PNG bytes."""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torchvision.utils import make_grid, save_image
 
-__all__ = ["render_samples", "samples_png", "save_samples"]
+if TYPE_CHECKING:
+    from .data import Dataset
+
+__all__ = ["grid_columns", "png_bytes", "reference_points", "render_samples", "samples_png", "save_samples"]
 
 SCATTER_SIZE = 384
 MIN_CELL = 32  # smallest cell width of an image grid, in pixels
+REFERENCE_POINTS = 2000  # real points drawn under generated 2-D samples
+
+
+def grid_columns(num_classes: int) -> int:
+    """Columns of a sample grid: one per class for conditional models with up to 16 classes, else 8."""
+    return num_classes if 0 < num_classes <= 16 else 8
+
+
+def reference_points(dataset: Dataset) -> torch.Tensor | None:
+    """The real points a 2-D scatter plot draws under the samples; None for images."""
+    return None if dataset.is_image else dataset.data[:REFERENCE_POINTS]
 
 
 def render_samples(samples: torch.Tensor, *, nrow: int = 8, reference: torch.Tensor | None = None) -> torch.Tensor:
@@ -55,17 +70,22 @@ def _scatter(points: torch.Tensor, reference: torch.Tensor | None) -> torch.Tens
     return canvas
 
 
+def png_bytes(image: torch.Tensor) -> bytes:
+    """Encode a (3, H, W) float image in [0, 1] as PNG."""
+    buf = io.BytesIO()
+    save_image(image, buf, format="png")
+    return buf.getvalue()
+
+
 def save_samples(samples: torch.Tensor, path: str | Path, *, nrow: int = 8,
                  reference: torch.Tensor | None = None) -> Path:
     """Write samples as a PNG (grid or scatter) and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(render_samples(samples, nrow=nrow, reference=reference), path, format="png")
+    path.write_bytes(samples_png(samples, nrow=nrow, reference=reference))
     return path
 
 
 def samples_png(samples: torch.Tensor, *, nrow: int = 8, reference: torch.Tensor | None = None) -> bytes:
     """The PNG bytes of :func:`save_samples`, for storing beside a model."""
-    buf = io.BytesIO()
-    save_image(render_samples(samples, nrow=nrow, reference=reference), buf, format="png")
-    return buf.getvalue()
+    return png_bytes(render_samples(samples, nrow=nrow, reference=reference))
