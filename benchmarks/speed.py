@@ -38,7 +38,9 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import ganzoo
-from ganzoo.trainer import FAST_PATH, Callback, TrainConfig, fit
+from ganzoo.training.config import FAST_PATH, TrainConfig
+from ganzoo.training.loop import fit
+from ganzoo.training.state import Callback
 
 LATENT, NGF, NDF, IMAGE = 100, 64, 64, 32
 LR, BETAS = 2e-4, (0.5, 0.999)
@@ -211,7 +213,7 @@ def run_setup(setup: Setup, device: torch.device, steps: int, warmup: int, count
     batch = 64 if setup.kind == "dcgan" else 512
     total = warmup + steps + 1
     clock = StepClock(device, warmup, count_step=2 if count else None)  # a warm-up step: not timed
-    dataset = synthetic_images() if setup.kind == "dcgan" else ganzoo.trainer.load_dataset("ring8")
+    dataset = synthetic_images() if setup.kind == "dcgan" else ganzoo.data.loading.load_dataset("ring8")
     if setup.options is None:
         reference_run(setup.kind, dataset.data, batch, total, device, clock)
     else:

@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 
-from ganzoo.theory import check_optimal_discriminator, normal_pdf
+from ganzoo.evaluation.theory import check_optimal_discriminator, normal_pdf
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "img" / "theory.png"
 

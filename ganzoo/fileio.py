@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import platform
 import secrets
@@ -15,7 +16,7 @@ from typing import IO, Any
 
 from .errors import StorageError
 
-__all__ = ["fsync_dir", "library_versions", "remove_stale", "sha256_bytes", "sha256_file", "utc_now",
+__all__ = ["fsync_dir", "json_safe", "library_versions", "remove_stale", "sha256_bytes", "sha256_file", "utc_now",
            "write_atomic", "write_durable"]
 
 _CHUNK = 1 << 20
@@ -111,3 +112,14 @@ def remove_stale(folder: Path, older_than_s: float) -> None:
                     entry.unlink(missing_ok=True)
         except OSError:
             continue  # another process is cleaning the same folder
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN and infinity (which JSON cannot hold) replaced by None, tuples as lists."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value

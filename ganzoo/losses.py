@@ -13,7 +13,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Hinge", "LeastSquares", "Loss", "Minimax", "NonSaturating", "WassersteinGP", "input_gradient"]
+__all__ = ["Hinge", "LeastSquares", "Loss", "Minimax", "NonSaturating", "WassersteinGP", "input_gradient", "lr_scale"]
+
+
+def lr_scale(step: int, steps: int, decay: float) -> float:
+    """The factor of ``--lr-decay decay`` at ``step`` (1-based) of ``steps``: the trainer's learning-rate schedule.
+
+    1 until the last ``n = round(decay * steps)`` steps, then falling linearly: the last step
+    of the run uses 1 / n of the rate, so no step is taken with a rate of 0. A loss that
+    weakens a term on the same schedule (``Loss.set_progress``) calls it too.
+    """
+    if decay <= 0:
+        return 1.0
+    n = max(1, round(decay * steps))
+    return min(1.0, (steps - step + 1) / n)
 
 
 def input_gradient(discriminator: nn.Module, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """One self-contained HTML page about a training run (``ganzoo report RUN``).
 
-It reads what :class:`~ganzoo.runlog.RunLogger` wrote into the run folder and shows the
+It reads what :class:`~ganzoo.training.runlog.RunLogger` wrote into the run folder and shows the
 loss curves, mean D(x) and D(G(z)) against the 0.5 equilibrium line, the sample grids
 as training went on, the final metrics and the config. Plots are drawn with
 matplotlib's Agg canvas; every image is inlined as a base64 PNG data URI, so the file
@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .runlog import CONFIG, METRICS, grid_steps, read_metrics
+from .fileio import write_atomic
+from .training.runfolder import CONFIG, METRICS, grid_steps, read_metrics
 
 __all__ = ["MAX_GRIDS", "REPORT", "write_report"]
 
@@ -42,9 +43,7 @@ def write_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
     page = render(folder, config, records)
     path = Path(out) if out is not None else folder / REPORT
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, page.encode("utf-8"))
     return path
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from torch import nn
 
 from .errors import ConfigError

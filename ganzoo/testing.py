@@ -54,7 +54,9 @@ from .data import Dataset
 from .errors import ShapeMismatchError
 from .losses import Loss
 from .models import Discriminator, Generator, ModelSpec
-from .trainer import Callback, TrainConfig, TrainResult, TrainState, fit
+from .training.config import TrainConfig
+from .training.loop import fit
+from .training.state import Callback, TrainResult, TrainState
 
 __all__ = [
     "DEFAULT_SHAPES",
@@ -419,8 +421,8 @@ def check_round_trip(name: str, *, data_shape: Sequence[int] | None = None, num_
     ``generator.safetensors`` file; the discriminator is rebuilt from its file's header.
     ``workdir`` (default: a temporary folder, removed afterwards) holds the registry.
     """
-    from .api import publish
     from .registry import Registry, load_generator
+    from .training.publish import publish
     from .weights import read_weights, spec_from_metadata
 
     s = _subject(name, data_shape, num_classes, options, catalog)

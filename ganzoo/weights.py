@@ -63,16 +63,32 @@ def save_weights(path: str | os.PathLike[str], tensors: Mapping[str, torch.Tenso
     Not atomic by itself: the registry writes into a staging folder and renames that, and
     :func:`ganzoo.fileio.write_atomic` with :func:`encode_weights` replaces a file at once.
     """
-    data = encode_weights(tensors, metadata, what=os.fspath(path))
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())  # durable before anyone renames it into place
+    prepared = _prepared(tensors, metadata, os.fspath(path))
+    try:
+        safetensors.torch.save_file(prepared, os.fspath(path), metadata=dict(metadata))
+    except OSError:
+        raise  # disk full, permissions: not the caller's data
+    except Exception as exc:  # safetensors raises a mix of ValueError/RuntimeError/its own
+        raise ConfigError(f"could not write weights to {os.fspath(path)!r}: {exc}") from exc
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # durable before anyone renames it into place
+    finally:
+        os.close(fd)
 
 
 def encode_weights(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str], *,
                    what: str = "weights") -> bytes:
     """The safetensors bytes of ``tensors`` with ``metadata`` in the header (``what`` names them in errors)."""
+    prepared = _prepared(tensors, metadata, what)
+    try:
+        return safetensors.torch.save(prepared, metadata=dict(metadata))
+    except Exception as exc:  # safetensors raises a mix of ValueError/RuntimeError/its own
+        raise ConfigError(f"could not encode weights for {what!r}: {exc}") from exc
+
+
+def _prepared(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str], what: str) -> dict[str, torch.Tensor]:
+    """Checked, contiguous CPU copies of ``tensors``, none sharing memory (safetensors refuses that)."""
     if not isinstance(tensors, Mapping):
         raise ConfigError(f"weights for {what!r} must be a dict of name -> tensor, got {type(tensors).__name__}")
     for mkey, mvalue in metadata.items():
@@ -88,17 +104,13 @@ def encode_weights(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, s
             raise ConfigError(f"weights for {what!r}: tensor {key!r} has layout {value.layout}; "
                               "only dense tensors can be saved")
         t = value.detach().to("cpu").contiguous()
-        # safetensors refuses tensors that share memory (tied weights, views of one buffer):
-        # give every tensor after the first on a storage its own copy.
+        # tied weights and views of one buffer: every tensor after the first on a storage gets its own copy
         storage = t.untyped_storage().data_ptr()
         if t.numel() and storage in seen:
             t = t.clone()
         seen.add(storage)
         prepared[key] = t
-    try:
-        return safetensors.torch.save(prepared, metadata=dict(metadata))
-    except Exception as exc:  # safetensors raises a mix of ValueError/RuntimeError/its own
-        raise ConfigError(f"could not encode weights for {what!r}: {exc}") from exc
+    return prepared
 
 
 def weight_metadata(role: str, spec: ModelSpec, dataset_info: Mapping[str, Any],

@@ -38,7 +38,8 @@ def catalog() -> ganzoo.Catalog:
 
 @pytest.fixture
 def cli_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Run ``ganzoo ARGS...`` in-process from ``tmp_path``: ``cli_run(*args, code=0)`` checks the exit code.
+    """Run ``ganzoo ARGS...`` in-process from ``tmp_path``: ``cli_run(*args, code=0)`` checks the exit code
+    (``code=None`` accepts any); ``input`` is typed at prompts.
 
     Progress is printed plainly (no live display), whatever the environment says about colour or terminals.
     """
@@ -46,9 +47,10 @@ def cli_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("GANZOO_PLAIN_PROGRESS", "1")
     runner = CliRunner()
 
-    def invoke(*args: str, code: int = 0):
-        result = runner.invoke(cli, list(args), catch_exceptions=False)
-        assert result.exit_code == code, result.output
+    def invoke(*args: str, code: int | None = 0, input: str | None = None):
+        result = runner.invoke(cli, list(args), input=input, catch_exceptions=False)
+        if code is not None:
+            assert result.exit_code == code, result.output
         return result
 
     return invoke

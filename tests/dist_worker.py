@@ -33,8 +33,11 @@ def _digest(module: torch.nn.Module) -> str:
 def run_fit(out: Path, spec: dict[str, Any], rank: int, nan_step: int | None) -> None:
     import safetensors.torch
 
-    from ganzoo.distributed import init_from_env, shutdown
-    from ganzoo.trainer import Callback, TrainConfig, TrainingDiverged, fit
+    from ganzoo.training.checkpoint import Checkpointer
+    from ganzoo.training.config import TrainConfig
+    from ganzoo.training.distributed import init_from_env, shutdown
+    from ganzoo.training.loop import fit
+    from ganzoo.training.state import Callback, TrainingDiverged
 
     init_from_env("cpu")
     hashes: dict[int, dict[str, str]] = {}
@@ -52,7 +55,9 @@ def run_fit(out: Path, spec: dict[str, Any], rank: int, nan_step: int | None) ->
 
     config = TrainConfig.from_dict(spec["config"])
     try:
-        result = fit(config, callbacks=[Probe()], run_dir=spec.get("run_dir"), resume_from=spec.get("resume"))
+        run_dir = spec.get("run_dir") or spec.get("resume")
+        saving = [Checkpointer(run_dir, config.checkpoint_every)] if run_dir else []
+        result = fit(config, callbacks=[Probe(), *saving], resume_from=spec.get("resume"))
     except TrainingDiverged as exc:
         (out / f"rank{rank}.err").write_text(str(exc))
         shutdown()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 
+import ganzoo
 import pytest
 import torch
+from ganzoo.training.batchnorm import recalibrate_batchnorm
+from ganzoo.training.config import TrainConfig
+from ganzoo.training.loop import fit
 from torch import nn
-
-import ganzoo
-from ganzoo.trainer import TrainConfig, fit, recalibrate_batchnorm
 
 
 class TwoNormGenerator(ganzoo.Generator):
@@ -109,7 +110,7 @@ def test_a_generator_without_batchnorm_is_left_alone():
 @pytest.mark.parametrize(("arch", "seed"), [("gan", 0), ("cgan", 3)])
 def test_eval_during_training_scores_what_the_run_hands_back(arch, seed, tmp_path, monkeypatch):
     """At the last step ``--eval-every`` scores exactly the model the run hands back (statistics recomputed alike)."""
-    import ganzoo.evaluation as evaluation
+    import ganzoo.evaluation.callback as evaluation
 
     scored: list[torch.Tensor] = []
     original = evaluation.evaluate

@@ -8,32 +8,15 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
-
-from ganzoo.cli import cli
 
 FAST = ["--steps", "3", "--batch-size", "16", "-o", "base_channels=8"]
 
 
-@pytest.fixture
-def run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
-
-    def invoke(*args: str, ok: bool = True, input: str | None = None):
-        result = runner.invoke(cli, list(args), input=input, catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output
-        return result
-
-    return invoke
-
-
-def test_list_shows_architectures_losses_datasets(run):
-    out = run("list").output
+def test_list_shows_architectures_losses_datasets(cli_run):
+    out = cli_run("list").output
     for word in ("dcgan", "Radford", "cgan", "Mirza", "gan", "Goodfellow", "wasserstein-gp", "digits", "ring8"):
         assert word in out
-    data = json.loads(run("list", "--json").output)
+    data = json.loads(cli_run("list", "--json").output)
     archs = {a["name"]: a for a in data["architectures"]}
     assert archs["cgan"]["conditional"] is True and archs["dcgan"]["conditional"] is False
     assert archs["dcgan"]["plugin"] == "dcgan" and archs["dcgan"]["paper"]
@@ -42,44 +25,44 @@ def test_list_shows_architectures_losses_datasets(run):
     assert digits["shape"] == [1, 8, 8] and digits["num_classes"] == 10 and digits["available"] is True
 
 
-def test_plugins_lists_versions_and_hooks(run):
-    data = json.loads(run("plugins", "--json").output)
+def test_plugins_lists_versions_and_hooks(cli_run):
+    data = json.loads(cli_run("plugins", "--json").output)
     dcgan = next(p for p in data["plugins"] if p["name"] == "dcgan")
     assert dcgan["version"] and dcgan["hooks"] == ["register_architectures"]
     assert data["failures"] == []
-    assert "register_losses" in run("plugins").output
+    assert "register_losses" in cli_run("plugins").output
 
 
-def test_train_publishes_and_writes_a_grid(run, tmp_path):
-    out = run("train", "dcgan", *FAST).output
+def test_train_publishes_and_writes_a_grid(cli_run, tmp_path):
+    out = cli_run("train", "dcgan", *FAST).output
     assert "Published dcgan-digits:1" in out
     assert (tmp_path / "samples" / "dcgan-digits-v1.png").stat().st_size > 0
-    models = json.loads(run("models", "--json").output)
+    models = json.loads(cli_run("models", "--json").output)
     assert [(m["name"], m["version"], m["architecture"], m["dataset"], m["steps"]) for m in models] == [
         ("dcgan-digits", 1, "dcgan", "digits", 3)]
-    run("train", "dcgan", *FAST)
-    assert "dcgan-digits" in run("models").output
-    assert [m["version"] for m in json.loads(run("models", "list", "--json").output)] == [1, 2]
+    cli_run("train", "dcgan", *FAST)
+    assert "dcgan-digits" in cli_run("models").output
+    assert [m["version"] for m in json.loads(cli_run("models", "list", "--json").output)] == [1, 2]
 
 
-def test_sample_from_registry_and_from_a_copied_file(run, tmp_path):
-    run("train", "cdcgan", *FAST, "--name", "cond")
-    run("sample", "cond", "--n", "16", "--out", "a.png")
-    run("sample", "cond:1", "--label", "3", "--out", "b.png")
+def test_sample_from_registry_and_from_a_copied_file(cli_run, tmp_path):
+    cli_run("train", "cdcgan", *FAST, "--name", "cond")
+    cli_run("sample", "cond", "--n", "16", "--out", "a.png")
+    cli_run("sample", "cond:1", "--label", "3", "--out", "b.png")
     assert (tmp_path / "a.png").stat().st_size > 0 and (tmp_path / "b.png").stat().st_size > 0
-    record = json.loads(run("models", "--json").output)[0]
+    record = json.loads(cli_run("models", "--json").output)[0]
     copied = shutil.copy(f"{record['path']}/generator_ema.safetensors", tmp_path / "lonely.safetensors")
-    run("sample", str(copied), "--label", "9", "--out", "c.png")
+    cli_run("sample", str(copied), "--label", "9", "--out", "c.png")
     assert (tmp_path / "c.png").stat().st_size > 0
-    bad = run("sample", "cond", "--label", "10", ok=False)
+    bad = cli_run("sample", "cond", "--label", "10", code=None)
     assert bad.exit_code == 1 and "label 10 is out of range" in bad.output and "Traceback" not in bad.output
 
 
-def test_train_the_2d_mixtures(run, tmp_path):
-    run("train", "gan", "--dataset", "ring8", "--steps", "3", "--out", "ring.png")
-    run("train", "cgan", "--dataset", "grid25", "--steps", "3", "--d-steps", "2", "--loss", "hinge")
+def test_train_the_2d_mixtures(cli_run, tmp_path):
+    cli_run("train", "gan", "--dataset", "ring8", "--steps", "3", "--out", "ring.png")
+    cli_run("train", "cgan", "--dataset", "grid25", "--steps", "3", "--d-steps", "2", "--loss", "hinge")
     assert (tmp_path / "ring.png").stat().st_size > 0
-    assert {m["name"] for m in json.loads(run("models", "--json").output)} == {"gan-ring8", "cgan-grid25"}
+    assert {m["name"] for m in json.loads(cli_run("models", "--json").output)} == {"gan-ring8", "cgan-grid25"}
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -92,48 +75,48 @@ def test_train_the_2d_mixtures(run, tmp_path):
     (["train", "gan", "--name", "../escape"], "../escape"),
     (["sample", "nothing-here"], "nothing-here"),
 ])
-def test_user_mistakes_give_one_clear_line(run, args, message):
-    result = run(*args, ok=False)
+def test_user_mistakes_give_one_clear_line(cli_run, args, message):
+    result = cli_run(*args, code=None)
     assert result.exit_code == 1
     assert message in result.output
     assert "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_usage_errors_exit_2(run):
-    assert run("train", ok=False).exit_code == 2
-    assert run("train", "gan", "--steps", "many", ok=False).exit_code == 2
+def test_usage_errors_exit_2(cli_run):
+    assert cli_run("train", code=None).exit_code == 2
+    assert cli_run("train", "gan", "--steps", "many", code=None).exit_code == 2
 
 
-def test_models_verify_alias_rm(run, tmp_path):
-    run("train", "gan", "--dataset", "ring8", "--steps", "2")
-    assert "verified" in run("models", "verify").output
-    run("models", "alias", "gan-ring8:1", "best")
-    assert json.loads(run("models", "show", "gan-ring8@best").output)["version"] == 1
-    assert run("models", "rm", "gan-ring8:1", input="n\n", ok=False).exit_code != 0
-    assert json.loads(run("models", "--json").output)
-    run("models", "rm", "gan-ring8:1", "--yes")
-    assert json.loads(run("models", "--json").output) == []
+def test_models_verify_alias_rm(cli_run, tmp_path):
+    cli_run("train", "gan", "--dataset", "ring8", "--steps", "2")
+    assert "verified" in cli_run("models", "verify").output
+    cli_run("models", "alias", "gan-ring8:1", "best")
+    assert json.loads(cli_run("models", "show", "gan-ring8@best").output)["version"] == 1
+    assert cli_run("models", "rm", "gan-ring8:1", input="n\n", code=None).exit_code != 0
+    assert json.loads(cli_run("models", "--json").output)
+    cli_run("models", "rm", "gan-ring8:1", "--yes")
+    assert json.loads(cli_run("models", "--json").output) == []
 
 
-def test_models_rm_of_an_alias_removes_only_the_alias(run):
-    run("train", "gan", "--dataset", "ring8", "--steps", "2")
-    run("models", "alias", "gan-ring8:1", "best")
-    run("models", "alias", "gan-ring8:1", "prod")
-    asked = run("models", "rm", "gan-ring8@best", input="n\n", ok=False)
+def test_models_rm_of_an_alias_removes_only_the_alias(cli_run):
+    cli_run("train", "gan", "--dataset", "ring8", "--steps", "2")
+    cli_run("models", "alias", "gan-ring8:1", "best")
+    cli_run("models", "alias", "gan-ring8:1", "prod")
+    asked = cli_run("models", "rm", "gan-ring8@best", input="n\n", code=None)
     assert asked.exit_code == 1 and "Remove the alias gan-ring8@best (it points to gan-ring8:1, which stays)?" \
         in asked.output
-    removed = run("models", "rm", "gan-ring8@best", input="y\n").output
+    removed = cli_run("models", "rm", "gan-ring8@best", input="y\n").output
     assert "Removed the alias gan-ring8@best; gan-ring8:1 is kept" in removed
-    [model] = json.loads(run("models", "--json").output)
+    [model] = json.loads(cli_run("models", "--json").output)
     assert model["version"] == 1 and model["aliases"] == ["latest", "prod"]
-    assert "verified" in run("models", "verify").output
-    run("sample", "gan-ring8@prod", "--out", "still-there.png")
-    latest = run("models", "rm", "gan-ring8@latest", "--yes", ok=False)
+    assert "verified" in cli_run("models", "verify").output
+    cli_run("sample", "gan-ring8@prod", "--out", "still-there.png")
+    latest = cli_run("models", "rm", "gan-ring8@latest", "--yes", code=None)
     assert latest.exit_code == 1 and "'latest' is kept by the registry" in latest.output
-    version = run("models", "rm", "gan-ring8:1", input="n\n", ok=False)  # a version: the prompt names its aliases
+    version = cli_run("models", "rm", "gan-ring8:1", input="n\n", code=None)  # a version: the prompt names its aliases
     assert "aliases: latest, prod" in version.output
-    assert json.loads(run("models", "--json").output)[0]["aliases"] == ["latest", "prod"]
+    assert json.loads(cli_run("models", "--json").output)[0]["aliases"] == ["latest", "prod"]
 
 
 def test_the_console_script_runs_in_a_real_process(tmp_path):

@@ -21,7 +21,8 @@ import torch.distributed as dist
 from click.testing import CliRunner
 
 from ganzoo.cli import cli
-from ganzoo.trainer import TrainConfig, fit
+from ganzoo.training.config import TrainConfig
+from ganzoo.training.loop import fit
 
 pytestmark = [
     pytest.mark.distributed,

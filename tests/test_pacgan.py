@@ -9,7 +9,8 @@ from torch import nn
 
 import ganzoo
 from ganzoo import testing
-from ganzoo.trainer import TrainConfig, fit
+from ganzoo.training.config import TrainConfig
+from ganzoo.training.loop import fit
 
 
 @pytest.fixture

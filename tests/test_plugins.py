@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -252,3 +253,93 @@ def test_cli_keeps_working_beside_broken_plugins(tmp_path, install_distribution)
     assert "missing dep" in shown.stdout and "badsig3" in shown.stdout
     strict = ganzoo_cli("list", GANZOO_STRICT_PLUGINS="1")
     assert strict.returncode == 1 and "broken3" in strict.stderr and "Traceback" not in strict.stderr
+
+
+MISSPELT = '''
+import ganzoo
+
+
+class Mean(ganzoo.Loss):
+    def discriminator_loss(self, real_logits, fake_logits):
+        return fake_logits.mean() - real_logits.mean()
+
+    def generator_loss(self, fake_logits):
+        return -fake_logits.mean()
+
+
+@ganzoo.hookimpl
+def register_architecure(register):
+    raise AssertionError("a hook that does not exist is never called")
+
+
+@ganzoo.hookimpl
+def register_losses(register):
+    register("typo-mean", Mean)
+'''
+
+
+def test_misspelt_hook_is_reported_and_the_other_plugins_load(cli_run, install_distribution):
+    install_distribution("ganzoo-typo", {"thirdparty_typo": MISSPELT}, {"typo": "thirdparty_typo"})
+    install_distribution("ganzoo-toy", {"thirdparty_toy4": TOY}, {"toy": "thirdparty_toy4"})
+    shown = json.loads(cli_run("plugins", "--json").output)
+    (failure,) = shown["failures"]
+    assert (failure["name"], failure["stage"], failure["distribution"]) == ("typo", "hooks", "ganzoo-typo")
+    assert "'register_architecure' (did you mean 'register_architectures'?)" in failure["error"]
+    assert "known hooks: register_architectures, register_datasets, register_losses" in failure["error"]
+    loaded = {p["name"] for p in shown["plugins"]}
+    assert "toy" in loaded and "typo" not in loaded
+    table = cli_run("plugins").output
+    assert "typo" in table and "register_architecure" in table
+    cat = load_catalog()
+    assert "typo-mean" not in cat.losses  # the whole plugin is skipped, its valid hooks too
+    assert {"toy", "dcgan"} <= set(cat.architectures)
+
+
+def test_misspelt_hook_is_an_error_when_strict(cli_run, monkeypatch, install_distribution):
+    install_distribution("ganzoo-typo", {"thirdparty_typo2": MISSPELT}, {"typo2": "thirdparty_typo2"})
+    monkeypatch.setenv("GANZOO_STRICT_PLUGINS", "1")
+    with pytest.raises(ganzoo.PluginError, match=r"typo2 \(hooks\): plugin 'typo2' implements 'register_architecure'"):
+        load_catalog()
+    assert "register_architecure" in cli_run("list", code=1).output
+
+
+class _Mean(ganzoo.Loss):
+    def discriminator_loss(self, real_logits, fake_logits):
+        return fake_logits.mean() - real_logits.mean()
+
+    def generator_loss(self, fake_logits):
+        return -fake_logits.mean()
+
+
+class _Unknown:
+    @ganzoo.hookimpl
+    def register_datsets(self, register):
+        pass
+
+    @ganzoo.hookimpl
+    def setup(self):
+        pass
+
+    @ganzoo.hookimpl(optionalhook=True)
+    def register_schedules(self, register):  # optional: a hook this ganzoo may not have
+        pass
+
+
+class _Optional:
+    @ganzoo.hookimpl(optionalhook=True)
+    def register_schedules(self, register):
+        pass
+
+    @ganzoo.hookimpl
+    def register_losses(self, register):
+        register("optional-mean", _Mean)
+
+
+def test_every_unknown_hook_is_named_and_optional_ones_are_allowed():
+    cat = load_catalog(plugins=[("unknown", _Unknown()), ("optional", _Optional())])
+    (failure,) = cat.failures
+    assert failure.name == "unknown" and failure.stage == "hooks"
+    assert "implements 'register_datsets' (did you mean 'register_datasets'?), 'setup', which are not" \
+        in failure.error
+    assert "register_schedules" not in failure.error
+    assert cat.losses["optional-mean"].plugin == "optional"

@@ -10,7 +10,8 @@ from ganzoo_r1 import NonSaturatingR1
 from test_losses import Linear  # D(x) = w . x: its input gradient is w everywhere
 
 import ganzoo
-from ganzoo.trainer import Callback, lr_scale
+from ganzoo.losses import lr_scale
+from ganzoo.training.state import Callback
 
 
 class Square(torch.nn.Module):

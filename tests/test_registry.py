@@ -410,7 +410,7 @@ def test_publish_validates_its_inputs(reg: Registry, catalog: ganzoo.Catalog) ->
         with pytest.raises(ConfigError, match=message):
             reg.publish("toy-points", weights, manifest, **kwargs)
     assert not reg.root.exists()
-    # What ganzoo.api.publish passes: one metadata dict (role "generator") for every role.
+    # What ganzoo.publish passes: one metadata dict (role "generator") for every role.
     meta = weight_metadata("generator", spec_of(g), DATASET)
     record = reg.publish("toy-points", {**sd, "discriminator": d.state_dict()}, good, metadata={**meta, "k": "v"})
     assert read_metadata(record.path / "discriminator.safetensors")["ganzoo.role"] == "discriminator"

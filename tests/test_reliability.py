@@ -167,7 +167,8 @@ def test_eight_concurrent_publishers_get_eight_versions(tmp_path):
     reg = Registry(root)
     assert [r.version for r in reg.list()] == list(range(1, 9))
     assert reg.verify() == []
-    assert not any((root / "tmp").iterdir()) if (root / "tmp").exists() else True
+    assert (root / "tmp").is_dir(), "the publishes staged nowhere"  # they stage in tmp/, then rename out
+    assert list((root / "tmp").iterdir()) == []  # and leave nothing behind
     first = load_generator("shared:1", registry=reg)
     assert isinstance(first, ganzoo.Generator)
 

@@ -12,9 +12,11 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo.checkpoint import CHECKPOINT, CONFIG, load_checkpoint, read_run_config, read_run_logging
-from ganzoo.runlog import read_metrics
-from ganzoo.trainer import Callback, TrainConfig, fit
+from ganzoo.training.checkpoint import Checkpointer, load_checkpoint
+from ganzoo.training.config import TrainConfig
+from ganzoo.training.loop import fit
+from ganzoo.training.runfolder import CHECKPOINT, CONFIG, read_metrics, read_run_config, read_run_logging
+from ganzoo.training.state import Callback
 
 STEPS = 40
 EVERY = 20
@@ -64,7 +66,7 @@ def straight(tmp_path_factory) -> dict:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     folder = tmp_path_factory.mktemp("straight")
-    fit(config(STEPS), run_dir=folder)
+    fit(config(STEPS), callbacks=[Checkpointer(folder, EVERY)])
     torch.set_num_threads(threads)
     return load_checkpoint(folder)
 
@@ -76,16 +78,16 @@ def config(steps: int, **kw) -> TrainConfig:
 
 
 def test_resumed_run_is_identical_to_a_straight_one(straight, tmp_path):
-    fit(config(EVERY), run_dir=tmp_path)
+    fit(config(EVERY), callbacks=[Checkpointer(tmp_path, EVERY)])
     assert load_checkpoint(tmp_path)["step"] == EVERY
-    result = fit(config(STEPS), resume_from=tmp_path)
+    result = fit(config(STEPS), callbacks=[Checkpointer(tmp_path, EVERY)], resume_from=tmp_path)
     assert result.steps == STEPS and [r["step"] for r in result.history][-1] == STEPS
     assert_same_run(straight, load_checkpoint(tmp_path))
 
 
 KILLER = """
 import os, signal, sys
-from ganzoo.console import ProgressCallback
+from ganzoo.cli.progress import ProgressCallback
 
 shown = ProgressCallback.on_step_end
 
@@ -184,7 +186,7 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
     assert f"ganzoo train --resume {run_dir}" in err and "Traceback" not in err
     step = load_checkpoint(run_dir)["step"]
     assert 1 <= step < 100000
-    assert ganzoo.checkpoint.read_run_config(run_dir).steps == 100000
+    assert ganzoo.training.runfolder.read_run_config(run_dir).steps == 100000
 
 
 class PoisonGradients(Callback):
@@ -203,7 +205,7 @@ class PoisonGradients(Callback):
 
 def test_non_finite_gradients_stop_the_run_and_keep_the_last_checkpoint(tmp_path):
     with pytest.raises(ganzoo.TrainingDiverged) as err:
-        fit(config(10, checkpoint_every=2), callbacks=[PoisonGradients(3)], run_dir=tmp_path)
+        fit(config(10, checkpoint_every=2), callbacks=[PoisonGradients(3), Checkpointer(tmp_path, 2)])
     message = str(err.value)
     assert "discriminator gradients" in message and "step 4" in message
     assert "last good checkpoint (step 2)" in message and str(tmp_path) in message
@@ -213,7 +215,7 @@ def test_non_finite_gradients_stop_the_run_and_keep_the_last_checkpoint(tmp_path
 
 
 def test_divergence_is_one_line_and_exit_1_on_the_command_line(cli_run, monkeypatch):
-    from ganzoo.console import ProgressCallback
+    from ganzoo.cli.progress import ProgressCallback
 
     shown = ProgressCallback.on_step_end
     poison = PoisonGradients(2)
@@ -235,10 +237,10 @@ def test_divergence_is_one_line_and_exit_1_on_the_command_line(cli_run, monkeypa
 def test_the_python_api_checkpoints_and_resumes(tmp_path):
     ganzoo.train("gan", "ring8", steps=4, batch_size=16, checkpoint_every=2, run_dir=tmp_path)
     assert load_checkpoint(tmp_path)["step"] == 4
-    config = ganzoo.checkpoint.resume_config(tmp_path, {"steps": 6})
-    result = fit(config, resume_from=tmp_path)
+    config = ganzoo.training.checkpoint.resume_config(tmp_path, {"steps": 6})
+    result = fit(config, callbacks=[Checkpointer(tmp_path, config.checkpoint_every)], resume_from=tmp_path)
     assert result.steps == 6 and load_checkpoint(tmp_path)["step"] == 6
     with pytest.raises(ganzoo.ConfigError, match=r"seed \(0 -> 1\)"):
-        ganzoo.checkpoint.resume_config(tmp_path, {"seed": 1})
+        ganzoo.training.checkpoint.resume_config(tmp_path, {"seed": 1})
     with pytest.raises(ganzoo.ConfigError, match="past steps=3"):
         fit(TrainConfig.from_dict({**config.to_dict(), "steps": 3}), resume_from=tmp_path)

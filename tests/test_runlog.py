@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 import ganzoo
-from ganzoo.checkpoint import read_run_config
-from ganzoo.runlog import RunLogger, grid_steps, read_metrics
+from ganzoo.training.runfolder import grid_steps, read_metrics, read_run_config
+from ganzoo.training.runlog import RunLogger
 
 RING = ["gan", "--dataset", "ring8", "--batch-size", "32", "--log-every", "5"]
 FIELDS = {"step", "d_loss", "g_loss", "d_real", "d_fake", "images_per_s", "seconds"}

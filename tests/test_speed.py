@@ -17,7 +17,11 @@ from click.testing import CliRunner
 import ganzoo
 from ganzoo.cli import cli
 from ganzoo.data import TensorSampler
-from ganzoo.trainer import Callback, TrainConfig, fit, load_dataset, recalibrate_for_sampling
+from ganzoo.data.loading import load_dataset
+from ganzoo.training.batchnorm import recalibrate_for_sampling
+from ganzoo.training.config import TrainConfig
+from ganzoo.training.loop import fit
+from ganzoo.training.state import Callback
 
 
 def _literal_loop(config: TrainConfig) -> tuple[torch.nn.Module, torch.nn.Module]:

@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from test_datasets import idx_bytes, write_gz
 
 import ganzoo
-from ganzoo import evaluation
 from ganzoo.cli import cli
 from ganzoo.data import DataOptions, mnist
 from ganzoo.data.download import RemoteFile
-from ganzoo.trainer import load_dataset
+from ganzoo.data.loading import load_dataset
+from ganzoo.evaluation import classifier as evaluation
 
 
 def write_mnist(folder: Path, monkeypatch: pytest.MonkeyPatch, n_train: int = 40, n_test: int = 20) -> None:

@@ -12,8 +12,8 @@ import torch
 import ganzoo
 from ganzoo.data import DataOptions
 from ganzoo.data.builtin import load_digits
-from ganzoo.evaluation import score_stacked
-from ganzoo.trainer import load_dataset
+from ganzoo.data.loading import load_dataset
+from ganzoo.evaluation.protocols import score_stacked
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from ganzoo.theory import check_optimal_discriminator
+from ganzoo.evaluation.theory import check_optimal_discriminator
 
 
 @pytest.fixture(autouse=True)

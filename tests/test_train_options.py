@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ganzoo.registry import Registry
-from ganzoo.runlog import grid_steps
+from ganzoo.training.runfolder import grid_steps
 
 RUN_TOML = """
 architecture = "gan"
@@ -90,3 +90,49 @@ def test_from_needs_a_stored_model(cli_run):
     assert "no model 'nothing'" in cli_run("train", "--from", "nothing", code=1).output
     result = cli_run("train", "--from", "g.safetensors", code=1)
     assert "--from needs a model in the registry" in result.output
+
+
+def test_every_train_option_defaults_to_the_config_field_it_sets():
+    from dataclasses import fields
+
+    from ganzoo.cli.train import train_cmd
+    from ganzoo.training.config import TrainConfig
+    from ganzoo.training.options import KEEPING
+
+    params = {p.name: p for p in train_cmd.params}
+    expected = {f.name: f.default for f in fields(TrainConfig) if f.name not in ("architecture", "model")}
+    expected.update(KEEPING)
+    assert set(expected) <= set(params), sorted(set(expected) - set(params))
+    for name, default in expected.items():
+        assert params[name].default == default, f"--{name.replace('_', '-')}: {params[name].default!r} != {default!r}"
+
+
+def test_the_python_api_resolves_options_as_the_command_line_does(tmp_path):
+    import ganzoo
+    from ganzoo.training.config import FAST_PATH
+
+    (tmp_path / "run.toml").write_text(RUN_TOML)
+    run = ganzoo.resolve_run(config_file=tmp_path / "run.toml", options={"seed": 4, "precision": "fp32"}, fast=True,
+                             model={"depth": 2})
+    config = run.config
+    assert (config.architecture, config.dataset, config.steps, config.seed) == ("gan", "ring8", 6, 4)
+    assert config.precision == "fp32" and config.channels_last is FAST_PATH["channels_last"]  # typed > --fast > file
+    assert config.betas == (0.4, 0.9) and config.model == {"hidden": 32, "depth": 2}
+    assert (run.sample_every, run.logger, run.eval_every) == (3, "files", 0)
+    with pytest.raises(ganzoo.ConfigError, match="unknown training option"):
+        ganzoo.resolve_run("gan", options={"stepz": 3})
+    with pytest.raises(ganzoo.ConfigError, match="no architecture given"):
+        ganzoo.resolve_run(options={"steps": 3})
+
+
+def test_the_python_api_resumes_with_the_run_folder_options(tmp_path):
+    import ganzoo
+
+    ganzoo.train("gan", "ring8", steps=2, batch_size=16, checkpoint_every=2, run_dir=tmp_path, callbacks=[
+        ganzoo.RunLogger(tmp_path, sample_every=7)])
+    run = ganzoo.resolve_run(resume=tmp_path, options={"steps": 4})
+    assert run.config.steps == 4 and run.config.batch_size == 16 and run.sample_every == 7
+    with pytest.raises(ganzoo.ConfigError, match="cannot resume"):
+        ganzoo.resolve_run(resume=tmp_path, options={"seed": 3})
+    with pytest.raises(ganzoo.ConfigError, match="start a new run"):
+        ganzoo.resolve_run(resume=tmp_path, from_ref="gan-ring8")

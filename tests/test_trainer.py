@@ -9,7 +9,9 @@ import torch
 
 import ganzoo
 from ganzoo.registry import Registry, load_generator
-from ganzoo.trainer import Callback, TrainConfig, fit
+from ganzoo.training.config import TrainConfig
+from ganzoo.training.loop import fit
+from ganzoo.training.state import Callback
 
 ARCHITECTURES = sorted(ganzoo.load_catalog().architectures)
 DATASETS = ["digits", "ring8", "grid25"]
@@ -79,6 +81,7 @@ def test_every_loss_trains(loss):
     snap = Snapshot()
     result = fit(config("gan", "ring8", loss=loss), callbacks=[snap])
     assert not torch.equal(snap.g0[0], next(result.generator.parameters()).detach())
+    assert not torch.equal(snap.d0[0], next(result.discriminator.parameters()).detach())
 
 
 @pytest.mark.parametrize("k", [1, 3])
@@ -115,7 +118,7 @@ def test_publish_then_load_gives_identical_outputs(arch, tmp_path):
     dataset = "digits"
     result = fit(config(arch, dataset))
     reg = Registry(tmp_path / "reg")
-    record = ganzoo.api.publish(result, registry=reg)
+    record = ganzoo.publish(result, registry=reg)
     z = result.best_generator.sample_latent(5)
     labels = torch.arange(5) % 10 if result.spec.num_classes else None
     with torch.no_grad():
@@ -130,10 +133,10 @@ def test_publish_then_load_gives_identical_outputs(arch, tmp_path):
 
 def test_conditional_generation_follows_labels():
     result = fit(config("cgan", "ring8", steps=2))
-    out = ganzoo.api.generate(result.best_generator, 4, labels=3)
+    out = ganzoo.generate(result.best_generator, 4, labels=3)
     assert out.shape == (4, 2)
     with pytest.raises(ganzoo.ConfigError, match="label 8 is out of range"):
-        ganzoo.api.generate(result.best_generator, 4, labels=8)
+        ganzoo.generate(result.best_generator, 4, labels=8)
 
 
 def test_bad_config_values_are_refused_with_the_name():
@@ -151,7 +154,7 @@ def test_divergence_stops_before_the_optimizer_step(monkeypatch):
     from ganzoo.losses import NonSaturating
 
     monkeypatch.setattr(NonSaturating, "generator_loss", lambda self, f: f.mean() * float("nan"))
-    with pytest.raises(ganzoo.trainer.TrainingDiverged, match="generator loss became nan at step 1"):
+    with pytest.raises(ganzoo.TrainingDiverged, match="generator loss became nan at step 1"):
         fit(config("gan", "ring8"))
 
 

@@ -22,7 +22,7 @@ def stored(tmp_path_factory) -> str:
     result = ganzoo.train("cdcgan", "digits", steps=2, batch_size=16, model={"base_channels": 8})
     ganzoo.publish(result, name="cond", registry=root)
     ganzoo.publish(ganzoo.train("gan", "ring8", steps=3, batch_size=32), name="ring", registry=root)
-    ganzoo.api.evaluate("ring", registry=root)  # records metrics with their protocol in the manifest
+    ganzoo.evaluate("ring", registry=root)  # records metrics with their protocol in the manifest
     return root
 
 

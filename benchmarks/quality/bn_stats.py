@@ -1,7 +1,7 @@
 """BatchNorm statistics for sampling: all layers at once in train mode, or layer by layer.
 
 After training, ganzoo recomputes a generator's BatchNorm running statistics for its final
-weights, layer by layer (``ganzoo.trainer.recalibrate_batchnorm``). This compares that with
+weights, layer by layer (``ganzoo.training.batchnorm.recalibrate_batchnorm``). This compares that with
 the common shortcut, every layer at once in train mode (what ganzoo did before), on the same
 weights, and scores both with the dataset's protocol (``ganzoo eval``'s metrics):
 
@@ -28,9 +28,10 @@ import torch
 from torch import nn
 
 import ganzoo
-from ganzoo.evaluation import evaluate
+from ganzoo.data.loading import load_dataset
+from ganzoo.evaluation.protocols import evaluate
 from ganzoo.registry import load_generator
-from ganzoo.trainer import data_labels, load_dataset, recalibrate_batchnorm
+from ganzoo.training.batchnorm import data_labels, recalibrate_batchnorm
 
 SAMPLES = 8192
 HEADLINE = {"mixture": ("modes_covered", "high_quality"), "stacked": ("modes", "kl_to_uniform"),

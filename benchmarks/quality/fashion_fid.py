@@ -38,7 +38,7 @@ import torch
 import ganzoo
 from ganzoo.data import DataOptions
 from ganzoo.data.mnist import FASHION_FILES, FASHION_SYSTEM_DIR, read_split
-from ganzoo.fid import InceptionFeatures
+from ganzoo.evaluation.inception import InceptionFeatures
 
 N = 10_000
 STEPS = 15_625
@@ -104,7 +104,7 @@ def classifier_for(train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.T
                    work: Path) -> tuple[torch.nn.Module, dict, ganzoo.Dataset, float]:
     """ganzoo's Fashion-MNIST feature classifier (trained once into ``work``), as ``ganzoo eval`` uses it,
     and its accuracy on the ``test`` images."""
-    from ganzoo.evaluation import load_or_train_classifier
+    from ganzoo.evaluation.classifier import load_or_train_classifier
 
     dataset = ganzoo.Dataset(name="fashion-mnist", data=train[0], labels=train[1], num_classes=10)
     classifier, info = load_or_train_classifier(dataset, work)
@@ -149,7 +149,7 @@ def labels(args: argparse.Namespace) -> None:
 
 
 def fid(args: argparse.Namespace) -> None:
-    from ganzoo.metrics import frechet_distance, kernel_inception_distance
+    from ganzoo.evaluation.metrics import frechet_distance, kernel_inception_distance
 
     work = Path(args.work)
     folder = fashion_folder(args.data_dir)

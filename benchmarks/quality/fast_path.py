@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import ganzoo
-from ganzoo.evaluation import evaluate_images, evaluate_mixture
-from ganzoo.trainer import FAST_PATH, load_dataset
+from ganzoo.data.loading import load_dataset
+from ganzoo.evaluation.protocols import evaluate_images, evaluate_mixture
+from ganzoo.training.config import FAST_PATH
 
 TASKS = {
     "ring8": {"architecture": "gan", "dataset": "ring8", "steps": 4000, "batch_size": 256, "lr_g": 1e-3,

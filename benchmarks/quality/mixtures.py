@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 import ganzoo
-from ganzoo.evaluation import MIXTURES, evaluate_mixture
+from ganzoo.evaluation.protocols import MIXTURES, evaluate_mixture
 
 RECIPES = {
     "veegan": {"model": {"hidden": 128, "depth": 2, "batchnorm": False, "latent_dim": 256},

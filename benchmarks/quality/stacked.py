@@ -23,8 +23,8 @@ from pathlib import Path
 import torch
 
 import ganzoo
-from ganzoo.evaluation import STACKED_SAMPLES, evaluate_stacked, score_stacked
-from ganzoo.trainer import load_dataset
+from ganzoo.data.loading import load_dataset
+from ganzoo.evaluation.protocols import STACKED_SAMPLES, evaluate_stacked, score_stacked
 
 
 def sd(values: list[float]) -> float:

@@ -96,6 +96,11 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.data)
 
+    def info(self) -> dict[str, Any]:
+        """Name, sample shape, classes, size and preprocessing: what a run folder and a manifest record."""
+        return {"name": self.name, "shape": list(self.shape), "num_classes": self.num_classes, "size": len(self),
+                "preprocessing": self.preprocessing}
+
     def to_float(self, batch: torch.Tensor) -> torch.Tensor:
         """A batch of stored samples as floats in the generator's range."""
         if self.is_image:  # (x - 127.5) / 127.5: two kernels, and exactly -1 and 1 at 0 and 255

@@ -45,7 +45,7 @@ def _check_version(registry: Registry, record: ModelRecord) -> list[str]:
     if not folder.is_dir():
         return [f"{where}: the version folder is missing"]
     try:
-        files = registry.manifest(record)["files"]
+        files = registry.read_manifest(record).files
     except GanzooError as exc:
         return [f"{where}: manifest unusable: {exc}"]
     problems: list[str] = []

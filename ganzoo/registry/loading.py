@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from ..catalog import Catalog, get_catalog
 from ..errors import ConfigError, IntegrityError
-from ..models import Generator, ModelSpec
+from ..models import Generator
 from ..weights import decode_weights, read_weights, spec_from_metadata
+from .manifest import Manifest
 from .store import Registry
 
 __all__ = ["is_path_ref", "load_generator"]
@@ -40,7 +40,7 @@ def load_generator(ref: str | os.PathLike[str], *, registry: Registry | str | os
     ``ema`` is true, else ``generator.safetensors``, after checking size and sha256.
     The result carries ``ganzoo_spec`` and ``ganzoo_manifest`` (None for a bare file).
     """
-    manifest: dict[str, Any] | None = None
+    stored: Manifest | None = None
     if is_path_ref(ref):
         path = Path(os.fspath(ref)).expanduser()
         meta, state = read_weights(path)
@@ -49,8 +49,8 @@ def load_generator(ref: str | os.PathLike[str], *, registry: Registry | str | os
         if not isinstance(ref, str):
             raise ConfigError(f"model reference must be a string or a path, got {type(ref).__name__}")
         record = reg.resolve(ref)
-        manifest = reg.manifest(record)
-        use_ema = ema and "generator_ema.safetensors" in manifest["files"]
+        stored = reg.read_manifest(record)
+        use_ema = ema and "generator_ema.safetensors" in stored.files
         path, data = reg.read_verified(record, "generator_ema.safetensors" if use_ema else "generator.safetensors")
         meta, state = decode_weights(data, path)
 
@@ -59,7 +59,7 @@ def load_generator(ref: str | os.PathLike[str], *, registry: Registry | str | os
     if role not in GENERATOR_ROLES:
         raise ConfigError(f"{path} holds {role} weights, not a generator's; load generator.safetensors or "
                           "generator_ema.safetensors")
-    if manifest is not None and _manifest_spec(manifest, path) != spec:
+    if stored is not None and stored.spec != spec:
         raise IntegrityError(f"{path}: the spec in its header differs from the manifest's")
 
     generator, _ = (catalog if catalog is not None else get_catalog()).build(spec)
@@ -71,12 +71,5 @@ def load_generator(ref: str | os.PathLike[str], *, registry: Registry | str | os
                              f"its header: {detail}") from exc
     generator.to(device)
     generator.eval()
-    generator.ganzoo_manifest = manifest
+    generator.ganzoo_manifest = stored.to_dict() if stored is not None else None
     return generator
-
-
-def _manifest_spec(manifest: dict[str, Any], path: Path) -> ModelSpec:
-    try:
-        return ModelSpec.from_dict(manifest["spec"])
-    except (KeyError, TypeError, ConfigError) as exc:
-        raise IntegrityError(f"the manifest beside {path} has no usable 'spec': {exc}") from exc

@@ -14,7 +14,6 @@ import builtins
 import contextlib
 import difflib
 import json
-import math
 import os
 import secrets
 import shutil
@@ -26,19 +25,26 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError, GanzooError, IntegrityError, ModelNotFoundError, StorageError
+from ..fileio import (
+    fsync_dir,
+    library_versions,
+    remove_stale,
+    sha256_bytes,
+    sha256_file,
+    utc_now,
+    write_atomic,
+    write_durable,
+)
 from ..models import ModelSpec
 from ..weights import ROLES, decode_weights, save_weights, weight_metadata
 from . import index as ix
-from ..fileio import fsync_dir, library_versions, remove_stale, sha256_bytes, sha256_file, utc_now, write_durable
+from .manifest import MANIFEST, MANIFEST_FORMAT, Manifest, checked_body
 from .names import ModelRef, check_alias, check_filename, check_model_name, inside, parse_ref
 
-__all__ = ["MANIFEST_FORMAT", "ModelRecord", "Registry"]
+__all__ = ["MANIFEST_FORMAT", "Manifest", "ModelRecord", "Registry"]
 
-MANIFEST_FORMAT = "ganzoo.model/1"
-MANIFEST = "manifest.json"
 ENV_VAR = "GANZOO_REGISTRY"
 STALE_STAGING_S = 24 * 3600.0  # a staging folder this old belongs to a publish that crashed
-_RESERVED = ("format", "name", "version", "created", "files", "versions")  # keys the registry writes
 
 
 @dataclass(frozen=True)
@@ -149,9 +155,8 @@ class Registry:
                         digest, size = sha256_file(path)
                         files[path.name] = {"sha256": digest, "size": size}
                     created = utc_now()
-                    full = {"format": MANIFEST_FORMAT, "name": name, "version": version, "created": created,
-                            **body, "files": files, "versions": versions}
-                    write_durable(staging / MANIFEST, (json.dumps(full, indent=2) + "\n").encode())
+                    written = Manifest(name, version, created, files, versions, body)
+                    write_durable(staging / MANIFEST, written.encode())
                     fsync_dir(staging)
                     final.parent.mkdir(parents=True, exist_ok=True)
                     os.replace(staging, final)
@@ -178,23 +183,17 @@ class Registry:
         return self._record(row)
 
     def manifest(self, ref_or_record: str | ModelRecord) -> dict[str, Any]:
-        """The manifest of a version, checked against the index."""
+        """The manifest of a version as a JSON dict, checked against the index (see :meth:`read_manifest`)."""
+        return self.read_manifest(ref_or_record).to_dict()
+
+    def read_manifest(self, ref_or_record: str | ModelRecord) -> Manifest:
+        """The manifest of a version, checked against the index: a typed :class:`Manifest`."""
         record = self._get(ref_or_record)
         path = inside(self.root, record.path / MANIFEST)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise IntegrityError(f"{record.ref}: {path} is missing") from exc
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise IntegrityError(f"{record.ref}: {path} is unreadable: {exc}") from exc
-        if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
-            raise IntegrityError(f"{record.ref}: {path} is not a ganzoo manifest (no 'files' table)")
-        if data.get("format") != MANIFEST_FORMAT:
-            raise IntegrityError(f"{record.ref}: {path} has format {data.get('format')!r}, expected "
-                                 f"{MANIFEST_FORMAT!r}")
-        if (data.get("name"), data.get("version")) != (record.name, record.version):
-            raise IntegrityError(f"{record.ref}: {path} describes {data.get('name')}:{data.get('version')}")
-        return data
+        manifest = Manifest.read(path, record.ref)
+        if (manifest.name, manifest.version) != (record.name, record.version):
+            raise IntegrityError(f"{record.ref}: {path} describes {manifest.ref}")
+        return manifest
 
     def file_path(self, ref_or_record: str | ModelRecord, filename: str) -> Path:
         """The path of a stored file after checking its size and sha256 against the manifest."""
@@ -234,21 +233,13 @@ class Registry:
         """
         with self._index.writing():
             record = self._get(ref_or_record)
-            manifest = self.manifest(record)
-            found = manifest.get("metrics")
-            metrics: dict[str, Any] = found if isinstance(found, dict) else {}
-            metrics[key] = _finite(json.loads(json.dumps(dict(value))))
-            manifest["metrics"] = metrics
-            path = inside(self.root, record.path / MANIFEST)
-            tmp = path.with_name(f".{MANIFEST}.{os.getpid()}.tmp")
-            tmp.unlink(missing_ok=True)
             try:
-                write_durable(tmp, (json.dumps(manifest, indent=2) + "\n").encode())
-                os.replace(tmp, path)
-            finally:
-                tmp.unlink(missing_ok=True)
-            fsync_dir(path.parent)
-            return manifest
+                results = json.loads(json.dumps(dict(value)))
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"metrics for {record.ref} must be JSON-serializable: {exc}") from exc
+            manifest = self.read_manifest(record).with_metrics(key, results)
+            write_atomic(inside(self.root, record.path / MANIFEST), manifest.encode())
+            return manifest.to_dict()
 
     def set_alias(self, ref: str, alias: str) -> ModelRecord:
         """Point ``name@alias`` at the version ``ref`` resolves to (moving it if it exists)."""
@@ -326,7 +317,7 @@ class Registry:
     def _expected(self, ref_or_record: str | ModelRecord, filename: str) -> tuple[ModelRecord, Path, dict[str, Any]]:
         filename = check_filename(filename)
         record = self._get(ref_or_record)
-        files = self.manifest(record)["files"]
+        files = self.read_manifest(record).files
         if filename not in files:
             raise ModelNotFoundError(f"{record.ref} has no file {filename!r}; it has {', '.join(sorted(files))}")
         expected = files[filename]
@@ -365,27 +356,8 @@ def _strings(values: Iterable[str], what: str) -> builtins.list[str]:
     return builtins.list(values)
 
 
-def _finite(value: Any) -> Any:
-    """JSON has no NaN/Infinity: a diverged metric is stored as null rather than invalid JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
 def _check_manifest(manifest: Mapping[str, Any]) -> tuple[dict[str, Any], ModelSpec, dict[str, Any]]:
-    if not isinstance(manifest, Mapping):
-        raise ConfigError(f"manifest must be a dict, got {type(manifest).__name__}")
-    reserved = sorted(set(manifest) & set(_RESERVED))
-    if reserved:
-        raise ConfigError(f"manifest keys {reserved} are written by the registry; leave them out")
-    try:  # a deep copy that proves the caller's dict is JSON
-        body = _finite(json.loads(json.dumps(dict(manifest))))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"manifest must be JSON-serializable: {exc}") from exc
+    body = checked_body(dict(manifest) if isinstance(manifest, Mapping) else manifest)
     for key in ("architecture", "spec", "dataset", "steps"):
         if key not in body:
             raise ConfigError(f"manifest needs the key {key!r} (architecture, spec, dataset, steps are required)")

@@ -30,9 +30,9 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError, IntegrityError, ModelNotFoundError, StorageError
+from ..fileio import fsync_dir, sha256_bytes, write_durable
 from ..models import ModelSpec
 from ..weights import ROLES, decode_weights, spec_from_metadata
-from ..fileio import fsync_dir, sha256_bytes, write_durable
 from .names import check_filename
 from .store import ModelRecord, Registry
 
@@ -43,7 +43,6 @@ CONFIG = "config.json"
 MODEL_FILE = "model.safetensors"
 SAMPLES = "samples.png"
 README = "README.md"
-_REGISTRY_KEYS = ("format", "name", "version", "created", "versions")  # per-store fields, kept under "source"
 
 
 def _registry(registry: Registry | str | os.PathLike[str] | None) -> Registry:
@@ -58,11 +57,11 @@ def export_model(ref: str, folder: str | os.PathLike[str], *,
     """Write the version ``ref`` resolves to into ``folder`` (new or empty); returns the folder."""
     reg = _registry(registry)
     record = reg.resolve(ref)
-    manifest = reg.manifest(record)
+    manifest = reg.read_manifest(record)
     dest = Path(folder)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise ConfigError(f"{os.fspath(folder)} already exists and is not an empty folder; export into a new folder")
-    stored = manifest["files"]
+    stored = manifest.files
     ema = "generator_ema.safetensors" in stored
     layout = [(MODEL_FILE, "generator_ema" if ema else "generator")]
     if ema:
@@ -86,11 +85,12 @@ def export_model(ref: str, folder: str | os.PathLike[str], *,
         for filename, role in layout:
             put(filename, reg.read_verified(record, f"{role}.safetensors")[1], role)  # checked bytes, copied as-is
         put(SAMPLES, _samples(reg, record, stored))
-        body = {k: v for k, v in manifest.items() if k not in (*_REGISTRY_KEYS, "files", "source")}
+        body = {k: v for k, v in manifest.body.items() if k != "source"}
         put(README, model_card(record, body, files).encode())
-        source = {"ref": record.ref, **{k: manifest.get(k) for k in _REGISTRY_KEYS if k != "format"}}
-        if isinstance(manifest.get("source"), dict):
-            source["imported_from"] = manifest["source"]  # this version was itself imported
+        source: dict[str, Any] = {"ref": record.ref, "name": manifest.name, "version": manifest.version,
+                                  "created": manifest.created, "versions": manifest.versions}
+        if manifest.source is not None:
+            source["imported_from"] = manifest.source  # this version was itself imported
         config = {"format": EXPORT_FORMAT, "source": source, **body, "files": files}
         write_durable(staging / CONFIG, (json.dumps(config, indent=2) + "\n").encode())
         fsync_dir(staging)

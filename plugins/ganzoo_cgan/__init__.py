@@ -51,7 +51,7 @@ __all__ = [
     "require_labels",
 ]
 
-# Written out in each Architecture (not only in the signatures) so that saved specs record them.
+# The convolutional forms' defaults, shared by cdcgan and cdcgan-proj.
 CONV_DEFAULTS = {"latent_dim": 100, "base_channels": BASE_CHANNELS, "extra_layers": None}
 PROJ_INIT_STD = 0.02  # class embeddings start small, like DCGAN weights, so initial logits stay O(1)
 

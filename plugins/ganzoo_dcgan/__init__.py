@@ -254,6 +254,5 @@ def register_architectures(register: Callable[[ganzoo.Architecture], None]) -> N
         paper="Radford et al. 2015, arXiv:1511.06434",
         conditional=False,
         default_loss="non-saturating",
-        # Written out (not only in the signatures) so that every saved spec records them.
         defaults={"latent_dim": 100, "base_channels": BASE_CHANNELS, "extra_layers": None},
     ))

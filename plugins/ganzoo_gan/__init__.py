@@ -122,6 +122,5 @@ def register_architectures(register: Callable[[ganzoo.Architecture], None]) -> N
         paper="Goodfellow et al. 2014, arXiv:1406.2661",
         conditional=False,
         default_loss="non-saturating",
-        # Written out (not only in the signatures) so that every saved spec records them.
         defaults={"latent_dim": 100, "hidden": HIDDEN, "depth": DEPTH, "batchnorm": True, "d_hidden": None},
     ))

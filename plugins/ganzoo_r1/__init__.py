@@ -62,7 +62,7 @@ class NonSaturatingR1(NonSaturating):
         self.weight = self.gamma  # the weight at the current step
 
     def set_progress(self, step: int, steps: int) -> None:
-        from ganzoo.trainer import lr_scale
+        from ganzoo import lr_scale
 
         self.weight = self.gamma_end + (self.gamma - self.gamma_end) * lr_scale(step, steps, self.decay)
 

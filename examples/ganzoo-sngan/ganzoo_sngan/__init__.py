@@ -174,7 +174,6 @@ def register_architectures(register: Callable[[ganzoo.Architecture], None]) -> N
         description="SNGAN: spectrally normalized CNN discriminator, DCGAN-style generator",
         paper="Miyato et al. 2018, arXiv:1802.05957",
         default_loss="hinge",
-        # Written out so that every saved spec records them.
         defaults={"latent_dim": LATENT_DIM, "base_channels": BASE_CHANNELS, "power_iterations": 1},
     ))
 

@@ -1,19 +1,14 @@
-"""Run directories and checkpoints that resume a run exactly.
+"""Checkpoints that resume a run exactly, and the :class:`Checkpointer` callback that writes them.
 
-A run directory holds two files::
+A run folder's ``checkpoint.pt`` (beside its ``config.json``, :mod:`ganzoo.training.runfolder`)
+is a ``torch.save`` of plain types and tensors only (no pickled objects), read back with
+``torch.load(weights_only=True)``. It holds both networks, the EMA generator, both optimizers,
+the step, every random state (torch's CPU and CUDA generators, the data sampler's generator
+and its epoch order and position, Python's ``random``), the fixed sample noise, the history
+so far and the config: with ``deterministic=True`` on the same machine a resumed run
+continues exactly as an uninterrupted one would.
 
-    config.json      the run's TrainConfig, as JSON (what ``ganzoo train --resume`` starts from)
-    checkpoint.pt    the latest complete run state
-
-``checkpoint.pt`` is a ``torch.save`` of plain types and tensors only (no pickled
-objects), read back with ``torch.load(weights_only=True)``. It holds both networks,
-the EMA generator, both optimizers, the step, every random state (torch's CPU and
-CUDA generators, the data sampler's generator and its epoch order and position,
-Python's ``random``), the fixed sample noise, the history so far and the config: with
-``deterministic=True`` on the same machine a resumed run continues exactly as an
-uninterrupted one would.
-
-Both files are replaced atomically: written to a temporary name in the same folder,
+Both files are replaced each atomically: written to a temporary name in the same folder,
 fsynced, renamed over the old one, and the folder fsynced. A crash at any moment
 leaves the previous checkpoint or the new one, never a mix.
 """
@@ -23,30 +18,24 @@ from __future__ import annotations
 import json
 import os
 import random
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .errors import ConfigError, StorageError
-from .fileio import write_atomic
-from .trainer import Callback, TrainConfig, TrainState
+from ..errors import ConfigError, StorageError
+from ..fileio import write_atomic
+from .config import TrainConfig
+from .runfolder import CHECKPOINT, checkpoint_path, read_run_config, write_run_config
+from .state import Callback, TrainingDiverged, TrainingInterrupted, TrainState
 
-__all__ = ["CHECKPOINT", "CONFIG", "RESUMABLE_CHANGES", "Checkpointer", "config_changes", "default_run_dir",
-           "load_checkpoint", "read_run_config", "restore", "resume_config", "run_state", "save_checkpoint"]
+__all__ = ["RESUMABLE_CHANGES", "Checkpointer", "config_changes", "load_checkpoint", "restore", "resume_config",
+           "run_state", "save_checkpoint"]
 
 FORMAT = "ganzoo.checkpoint/1"
-CHECKPOINT = "checkpoint.pt"
-CONFIG = "config.json"
 # Fields a resumed run may change: none of them alters what the next step computes.
 RESUMABLE_CHANGES = frozenset({"steps", "log_every", "checkpoint_every", "data_dir"})
-
-
-def default_run_dir(name: str, root: str | os.PathLike[str] = "runs") -> Path:
-    """``runs/<name>-<YYYYmmdd-HHMMSS>``: where a run's checkpoints go unless told otherwise."""
-    return Path(root) / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 # -- saving --------------------------------------------------------------------------------------
@@ -85,10 +74,7 @@ def save_checkpoint(state: TrainState, run_dir: str | os.PathLike[str]) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StorageError(f"could not create the run folder {folder}: {exc.strerror or exc}") from exc
-    from .runlog import run_config  # the same config.json a RunLogger writes: options plus what they resolved to
-
-    config_bytes = (json.dumps(run_config(state), indent=2) + "\n").encode()
-    write_atomic(folder / CONFIG, config_bytes)
+    write_run_config(state, folder)  # the same config.json a RunLogger writes: options plus what they resolved to
     write_atomic(folder / CHECKPOINT, lambda f: torch.save(payload, f))
     return folder / CHECKPOINT
 
@@ -115,6 +101,14 @@ class Checkpointer(Callback):
     def on_interrupt(self, state: TrainState) -> None:
         self.save(state)
 
+    def on_exception(self, error: TrainingDiverged | TrainingInterrupted) -> None:
+        if self.saved_step is None:
+            return
+        if isinstance(error, TrainingDiverged):
+            error.run_dir, error.checkpoint_step = self.run_dir, self.saved_step
+        elif self.saved_step == error.step:
+            error.run_dir = self.run_dir
+
     def save(self, state: TrainState) -> None:
         if self.saved_step == state.step:
             return
@@ -125,19 +119,9 @@ class Checkpointer(Callback):
 # -- loading -------------------------------------------------------------------------------------
 
 
-def _checkpoint_path(run_dir: str | os.PathLike[str]) -> Path:
-    path = Path(run_dir)
-    if path.is_dir():
-        path = path / CHECKPOINT
-    if not path.is_file():
-        raise ConfigError(f"{os.fspath(run_dir)} is not a run folder: it has no {CHECKPOINT}. Pass the folder "
-                          "printed by `ganzoo train` (runs/<name>-<time> unless --run-dir was given)")
-    return path
-
-
 def load_checkpoint(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a run folder's checkpoint (tensors and plain values only; nothing is unpickled)."""
-    path = _checkpoint_path(run_dir)
+    path = checkpoint_path(run_dir)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except OSError as exc:
@@ -148,35 +132,6 @@ def load_checkpoint(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ConfigError(f"{path} is not a ganzoo checkpoint (expected format {FORMAT})")
     return payload
-
-
-def read_run_config(run_dir: str | os.PathLike[str]) -> TrainConfig:
-    """The TrainConfig a run folder was trained with."""
-    data = _read_config_json(run_dir)
-    data.pop("resolved", None)  # what the options resolved to (ganzoo.runlog.run_config), not an option
-    data.pop("logging", None)  # how the folder was kept: read_run_logging
-    return TrainConfig.from_dict(data)
-
-
-def read_run_logging(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """How a run folder was kept (``sample_every``, ``logger``, ``eval_every``); {} if not recorded."""
-    logging = _read_config_json(run_dir).get("logging")
-    return dict(logging) if isinstance(logging, dict) else {}
-
-
-def _read_config_json(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    _checkpoint_path(run_dir)
-    path = Path(run_dir) / CONFIG
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{os.fspath(run_dir)} is not a run folder: {CONFIG} is missing or unreadable "
-                          f"({exc.strerror or exc})") from exc
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} must hold a JSON object of training options")
-    return data
 
 
 def config_changes(old: TrainConfig, new: TrainConfig) -> dict[str, tuple[Any, Any]]:

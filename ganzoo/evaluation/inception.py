@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 
-from .errors import ConfigError, IntegrityError
-from .progress import progress
+from ..errors import ConfigError, IntegrityError
+from ..progress import progress
 
 __all__ = ["InceptionFeatures", "inception_path", "tf1_resize_bilinear"]
 

@@ -1,21 +1,13 @@
-"""What a training run leaves in its folder: the resolved config, the metrics, sample grids.
+"""The run folder as training goes: ``metrics.jsonl``, sample grids, TensorBoard events, ``config.json``.
 
-:class:`RunLogger` is an ordinary :class:`~ganzoo.trainer.Callback`; ``ganzoo train``
-adds one, and from Python ``fit(config, callbacks=[RunLogger(run_dir)])`` does the same::
-
-    runs/<name>-<time>/
-        config.json                  the TrainConfig fields, plus "resolved": the loss, the
-                                     ModelSpec, the dataset and the device actually used;
-                                     "logging": sample_every, logger, eval_every
-        metrics.jsonl                one JSON object per line, one line per metric record
-        samples/step-000500.png      grids drawn from the trainer's fixed latent
-        events.out.tfevents.*        TensorBoard events (``tensorboard=True``)
-        checkpoint.pt                the run state (``ganzoo.checkpoint.Checkpointer``)
+:class:`RunLogger` is an ordinary :class:`~ganzoo.Callback`; ``ganzoo train`` adds one, and
+from Python ``fit(config, callbacks=[RunLogger(run_dir)])`` does the same. The folder's
+layout is described in :mod:`ganzoo.training.runfolder`.
 
 A line of ``metrics.jsonl`` holds ``step``, ``d_loss``, ``g_loss``, ``d_real`` (mean
 D(x)), ``d_fake`` (mean D(G(z))), ``images_per_s`` (real images through D per second
 since the previous line), ``seconds`` (training time so far) and, at steps where an
-:class:`~ganzoo.evaluation.EvalCallback` evaluated, ``eval``: ``{"<metric set>": {...},
+:class:`~ganzoo.evaluation.callback.EvalCallback` evaluated, ``eval``: ``{"<metric set>": {...},
 "protocol": {...}}``. Each line is written whole and flushed; a reader skips a torn last
 line. JSON only: nothing here is ever unpickled.
 
@@ -27,62 +19,24 @@ rest is kept and new lines are appended, so every step appears once.
 from __future__ import annotations
 
 import json
-import math
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .errors import ConfigError, StorageError
-from .fileio import write_atomic
-from .trainer import Callback, TrainState
+from ..errors import ConfigError, StorageError
+from ..fileio import json_safe, write_atomic
+from ..rendering import grid_columns, png_bytes, reference_points, render_samples
+from ..sampling import evaluating
+from .runfolder import METRICS, SAMPLES, grid_steps, metric_lines, write_run_config
+from .state import Callback, TrainState
 
-__all__ = ["CONFIG", "DEFAULT_SAMPLE_EVERY", "METRICS", "SAMPLES", "RunLogger", "dataset_info", "grid_steps",
-           "read_metrics", "run_config"]
+__all__ = ["DEFAULT_SAMPLE_EVERY", "RunLogger", "summary_writer_class"]
 
-CONFIG = "config.json"
-METRICS = "metrics.jsonl"
-SAMPLES = "samples"
 DEFAULT_SAMPLE_EVERY = 500
-_GRID = re.compile(r"step-(\d+)\.png")
 TENSORBOARD_HINT = "pip install 'ganzoo[tensorboard]'"
-
-
-def dataset_info(state: TrainState) -> dict[str, Any]:
-    """Name, sample shape, classes, size and preprocessing of the run's dataset."""
-    d = state.dataset
-    return {"name": d.name, "shape": list(d.shape), "num_classes": d.num_classes, "size": len(d),
-            "preprocessing": d.preprocessing}
-
-
-def run_config(state: TrainState) -> dict[str, Any]:
-    """The ``config.json`` of a run folder: the TrainConfig fields plus what they resolved to."""
-    from .catalog import get_catalog
-
-    loss = state.config.loss
-    if loss is None:
-        arch = get_catalog().architectures.get(state.config.architecture)
-        loss = arch.value.default_loss if arch is not None else type(state.loss).__name__
-    return {**state.config.to_dict(), **({"logging": dict(state.logging)} if state.logging else {}),
-            "resolved": {"loss": loss, "spec": state.spec.to_dict(), "dataset": dataset_info(state),
-                         "device": str(state.device)}}
-
-
-def read_metrics(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The records of a run's ``metrics.jsonl`` (a torn or foreign line is skipped); [] if there is none."""
-    return [r for _, r in _lines(Path(run_dir) / METRICS)]
-
-
-def grid_steps(run_dir: str | os.PathLike[str]) -> list[tuple[int, Path]]:
-    """The sample grids of a run folder, ``(step, path)``, in step order."""
-    folder = Path(run_dir) / SAMPLES
-    if not folder.is_dir():
-        return []
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _GRID.fullmatch(p.name))]
-    return sorted(found)
 
 
 class RunLogger(Callback):
@@ -117,7 +71,7 @@ class RunLogger(Callback):
         state.logging.update(sample_every=self.sample_every,
                              logger="tensorboard" if self._writer_class is not None else "files",
                              eval_every=getattr(self.evaluator, "every", 0))
-        write_atomic(self.run_dir / CONFIG, (json.dumps(_finite(run_config(state)), indent=2) + "\n").encode())
+        write_run_config(state, self.run_dir)
         self._truncate_after(state.step)
         self._file = open(self.run_dir / METRICS, "a", encoding="utf-8")  # closed by close()
         self._last = (state.step, state.seconds)
@@ -147,7 +101,7 @@ class RunLogger(Callback):
         """Append one record as a JSON line, flushed, and to TensorBoard if enabled."""
         if self._file is None:
             raise ConfigError("RunLogger.write before on_train_start: pass the logger to fit(callbacks=[...])")
-        self._file.write(json.dumps(_finite(record), allow_nan=False) + "\n")
+        self._file.write(json.dumps(json_safe(record), allow_nan=False) + "\n")
         self._file.flush()
         if self._writer is not None:
             for tag, value in _scalars(record):
@@ -157,9 +111,6 @@ class RunLogger(Callback):
     @torch.no_grad()
     def save_grid(self, state: TrainState) -> Path:
         """Draw the fixed latent through the generator (its EMA when there is one) into ``samples/``."""
-        from .rendering import grid_columns, png_bytes, reference_points, render_samples
-        from .sampling import evaluating
-
         g = state.ema.module if state.ema is not None else state.generator
         with evaluating(g):  # running BatchNorm statistics; no random state of the run is touched
             samples = g(state.fixed_z, state.fixed_labels).float()
@@ -211,7 +162,7 @@ class RunLogger(Callback):
         path = self.run_dir / METRICS
         if path.exists():
             raw = path.read_bytes()
-            kept = [line for line, record in _lines(path) if record["step"] <= step]
+            kept = [line for line, record in metric_lines(path) if record["step"] <= step]
             if len(kept) != len(raw.splitlines()) or (raw and not raw.endswith(b"\n")):
                 write_atomic(path, "".join(line + "\n" for line in kept).encode())
         for grid_step, grid in grid_steps(self.run_dir):
@@ -229,20 +180,6 @@ def summary_writer_class() -> Any:
     return SummaryWriter
 
 
-def _lines(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return
-    for line in text.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue  # a line torn by a crash
-        if isinstance(record, dict) and isinstance(record.get("step"), int):
-            yield line, record
-
-
 def _scalars(record: dict[str, Any]) -> Iterator[tuple[str, float]]:
     for key, value in record.items():
         if key not in ("step", "eval") and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -252,14 +189,3 @@ def _scalars(record: dict[str, Any]) -> Iterator[tuple[str, float]]:
             for key, value in results.items():
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     yield f"eval/{name}/{key}", float(value)
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN or Infinity: such numbers become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value

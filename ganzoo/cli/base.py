@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .errors import GanzooError
+from ..errors import GanzooError
 
 __all__ = ["CONTEXT", "Failure", "GanzooGroup", "registry_option"]
 
@@ -35,7 +35,7 @@ class GanzooGroup(click.Group):
             where = f": {exc.filename}" if exc.filename else ""
             raise Failure(f"{exc.strerror or exc}{where}") from None
         except KeyboardInterrupt as exc:
-            from .trainer import TrainingInterrupted
+            from ..training.state import TrainingInterrupted
 
             if isinstance(exc, TrainingInterrupted) and exc.run_dir is not None:
                 click.echo(f"Interrupted after step {exc.step}; the run is saved in {exc.run_dir}.\n"

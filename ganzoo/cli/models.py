@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .cli_base import Failure, GanzooGroup, registry_option
+from .base import Failure, GanzooGroup, registry_option
 
 __all__ = ["models_cmd"]
 
@@ -25,8 +25,8 @@ def models_cmd(ctx: click.Context, as_json: bool, registry: Path | None) -> None
 
 
 def _list_models(registry: Path | None, as_json: bool) -> None:
-    from .console import print_json, print_table
-    from .registry import Registry
+    from ..registry import Registry
+    from .output import print_json, print_table
 
     reg = Registry(registry)
     records = reg.list()
@@ -36,7 +36,7 @@ def _list_models(registry: Path | None, as_json: bool) -> None:
                      "path": str(r.path)} for r in records])
         return
     if not records:
-        from .console import console
+        from .output import console
 
         console.print(f"No models in {reg.root}. Train one with: ganzoo train dcgan")
         return
@@ -46,7 +46,7 @@ def _list_models(registry: Path | None, as_json: bool) -> None:
 
 
 def _reg(ctx: click.Context, registry: Path | None) -> Any:
-    from .registry import Registry
+    from ..registry import Registry
 
     return Registry(registry or (ctx.obj or {}).get("registry"))
 
@@ -66,7 +66,7 @@ def models_list(ctx: click.Context, as_json: bool, registry: Path | None) -> Non
 @click.pass_context
 def models_show(ctx: click.Context, ref: str, registry: Path | None) -> None:
     """Print a stored model's manifest as JSON."""
-    from .console import print_json
+    from .output import print_json
 
     print_json(_reg(ctx, registry).manifest(ref))
 
@@ -76,7 +76,7 @@ def models_show(ctx: click.Context, ref: str, registry: Path | None) -> None:
 @click.pass_context
 def models_verify(ctx: click.Context, registry: Path | None) -> None:
     """Check every stored file against its recorded size and sha256."""
-    from .console import console
+    from .output import console
 
     reg = _reg(ctx, registry)
     problems = reg.verify()
@@ -94,7 +94,7 @@ def models_verify(ctx: click.Context, registry: Path | None) -> None:
 @click.pass_context
 def models_alias(ctx: click.Context, ref: str, alias: str, registry: Path | None) -> None:
     """Point ALIAS (e.g. best) at REF."""
-    from .console import console
+    from .output import console
 
     record = _reg(ctx, registry).set_alias(ref, alias)
     console.print(f"{record.name}@{alias} -> {record.ref}")
@@ -112,8 +112,8 @@ def models_rm(ctx: click.Context, ref: str, yes: bool, registry: Path | None) ->
     ganzoo models rm dcgan-digits:3       remove version 3 and its files
     ganzoo models rm dcgan-digits@best    remove the alias only; version and files stay
     """
-    from .console import console
-    from .registry import parse_ref
+    from ..registry import parse_ref
+    from .output import console
 
     reg = _reg(ctx, registry)
     record = reg.resolve(ref)
@@ -140,8 +140,8 @@ def models_rm(ctx: click.Context, ref: str, yes: bool, registry: Path | None) ->
 @click.pass_context
 def models_export(ctx: click.Context, ref: str, folder: Path, registry: Path | None) -> None:
     """Write REF as a Hugging Face-style FOLDER: model.safetensors, config.json, README.md, samples.png."""
-    from .console import console
-    from .registry.transfer import export_model
+    from ..registry.transfer import export_model
+    from .output import console
 
     path = export_model(ref, folder, registry=_reg(ctx, registry))
     console.print(f"Exported {ref} to {path}")
@@ -154,8 +154,8 @@ def models_export(ctx: click.Context, ref: str, folder: Path, registry: Path | N
 @click.pass_context
 def models_import(ctx: click.Context, folder: Path, name: str | None, registry: Path | None) -> None:
     """Store an exported FOLDER as a new version, after checking every file's sha256."""
-    from .console import console
-    from .registry.transfer import import_model
+    from ..registry.transfer import import_model
+    from .output import console
 
     record = import_model(folder, name=name, registry=_reg(ctx, registry))
     console.print(f"Imported {folder} as [bold]{record.ref}[/] ({record.path})")

@@ -17,7 +17,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["World", "current_world", "init_from_env", "launch", "shutdown"]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .losses import Minimax
+from ..losses import Minimax
 
 __all__ = ["OptimalDiscriminatorCheck", "check_optimal_discriminator", "normal_pdf"]
 

@@ -1,0 +1,249 @@
+"""``ganzoo train``: parse the options, let the library resolve and train, then publish and print.
+
+Defaults come from :class:`~ganzoo.TrainConfig` and :data:`~ganzoo.training.options.KEEPING`,
+so the help shows the values a run really uses. Which option source wins is decided by
+:func:`ganzoo.training.options.resolve_run`; this module only tells it what was typed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from ..errors import ConfigError
+from ..training.config import PRECISIONS, TrainConfig
+from ..training.options import KEEPING
+from .base import CONTEXT, registry_option
+
+__all__ = ["train_cmd"]
+
+DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig) if f.name not in ("architecture", "model")}
+TYPED = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+
+def _load_config_file(ctx: click.Context, path: Path | None) -> None:
+    """--config: the file's options become this command's defaults, so options typed here still win."""
+    if path is None:
+        return
+    from ..training.options import read_train_file
+
+    params = {p.name: p for p in ctx.command.params if p.name not in ("config_file", "from_ref", "resume")}
+    options = read_train_file(path, known=(set(params) - {"model_options"}) | {"model"})
+    ctx.meta["ganzoo.config_model"] = options.pop("model", {})
+    defaults = {}
+    for key, value in options.items():
+        try:  # checked and converted as the same option typed on the command line would be
+            defaults[key] = params[key].type_cast_value(ctx, value)
+        except click.BadParameter as exc:
+            raise ConfigError(f"config file {path}: {key} = {value!r} is invalid: {exc.message}") from None
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+
+
+@click.command("train", context_settings=CONTEXT)
+@click.argument("architecture", required=False)
+@click.option("--dataset", default=DEFAULTS["dataset"], show_default=True,
+              help="Registered dataset name (see `ganzoo list`).")
+@click.option("--loss", default=DEFAULTS["loss"],
+              help="Registered loss, NAME or NAME:KEY=VALUE,... e.g. non-saturating-r1:gamma=3 "
+                   "[default: the architecture's default].")
+@click.option("--steps", type=int, default=DEFAULTS["steps"], show_default=True, help="Generator steps.")
+@click.option("--batch-size", type=int, default=DEFAULTS["batch_size"], show_default=True, help="Samples per batch.")
+@click.option("--d-steps", type=int, default=DEFAULTS["d_steps"], show_default=True,
+              help="k: discriminator steps per generator step.")
+@click.option("--lr-g", type=float, default=DEFAULTS["lr_g"], show_default=True,
+              help="Generator learning rate (Adam).")
+@click.option("--lr-d", type=float, default=DEFAULTS["lr_d"], show_default=True,
+              help="Discriminator learning rate (Adam).")
+@click.option("--lr-decay", type=float, default=DEFAULTS["lr_decay"], show_default=True, metavar="FRACTION",
+              help="Both learning rates fall linearly towards 0 over this last share of the steps; 0: constant.")
+@click.option("--betas", type=(float, float), default=DEFAULTS["betas"], show_default=True, help="Adam betas.")
+@click.option("--ema", type=float, default=DEFAULTS["ema"], show_default=True,
+              help="Decay of the generator's moving average (timm); 0 disables it.")
+@click.option("--seed", type=int, default=DEFAULTS["seed"], show_default=True,
+              help="Seeds weights, noise and data order.")
+@click.option("--device", default=DEFAULTS["device"], show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--precision", type=click.Choice(PRECISIONS), default=DEFAULTS["precision"], show_default=True,
+              help="bf16 runs the networks under autocast (faster on recent hardware).")
+@click.option("--channels-last", is_flag=True, default=DEFAULTS["channels_last"],
+              help="Keep images and conv weights in NHWC layout (faster convs).")
+@click.option("--reuse-fake", is_flag=True, default=DEFAULTS["reuse_fake"],
+              help="G's step reuses D's generated batch: one G forward fewer (pytorch/examples' DCGAN).")
+@click.option("--fused-adam", is_flag=True, default=DEFAULTS["fused_adam"],
+              help="Adam's fused kernel: one pass over all weights.")
+@click.option("--compile", is_flag=True, default=DEFAULTS["compile"],
+              help="torch.compile G and D (slow first steps; pays off on GPUs).")
+@click.option("--fast", is_flag=True,
+              help="The fast path: --precision bf16 --channels-last --reuse-fake --fused-adam.")
+@click.option("--image-size", type=int, default=DEFAULTS["image_size"],
+              help="Resize images once at load [default: native size].")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=DEFAULTS["data_dir"],
+              help="Dataset files [default: $GANZOO_DATA or the user data directory].")
+@click.option("-o", "--option", "model_options", multiple=True, metavar="KEY=VALUE",
+              help="Architecture hyperparameter, e.g. -o base_channels=32 (repeatable).")
+@click.option("--log-every", type=int, default=DEFAULTS["log_every"], show_default=True,
+              help="Steps between metric records.")
+@click.option("--deterministic", is_flag=True, default=DEFAULTS["deterministic"],
+              help="Use deterministic algorithms for bit-exact reruns.")
+@click.option("--checkpoint-every", type=int, default=DEFAULTS["checkpoint_every"], show_default=True,
+              help="Steps between run checkpoints (0: only when interrupted).")
+@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where checkpoints go [default: runs/<name>-<YYYYmmdd-HHMMSS>].")
+@click.option("--resume", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="RUN_DIR",
+              help="Continue the run saved in RUN_DIR (its options apply; --steps may extend it).")
+@registry_option
+@click.option("--name", default=None, help="Model name in the registry [default: <architecture>-<dataset>].")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Sample grid PNG [default: samples/<name>-v<version>.png].")
+@click.option("--no-publish", is_flag=True, help="Do not store the model in the registry.")
+@click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Train in N local processes (torch.distributed via torchrun; batch size is per process).")
+@click.option("--eval-every", type=click.IntRange(min=0), default=KEEPING["eval_every"], show_default=True,
+              help="Evaluate every N steps (as `ganzoo eval`); results go into the manifest. 0: never.")
+@click.option("--sample-every", type=click.IntRange(min=0), default=KEEPING["sample_every"], show_default=True,
+              help="Steps between sample grids in the run folder (samples/step-N.png). 0: only at the end.")
+@click.option("--logger", type=click.Choice(["files", "tensorboard"]), default=KEEPING["logger"], show_default=True,
+              help="files: config.json, metrics.jsonl and grids in the run folder; tensorboard: TensorBoard "
+                   "events there too (pip install 'ganzoo[tensorboard]').")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), is_eager=True,
+              expose_value=False, callback=lambda ctx, param, value: _load_config_file(ctx, value),
+              help="Read options from a TOML file (keys as these options; a [model] table for -o); "
+                   "options on the command line win.")
+@click.option("--from", "from_ref", default=None, metavar="REF",
+              help="Retrain with the options recorded with the stored model REF; options given here win.")
+@click.pass_context
+def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple[str, ...], run_dir: Path | None,
+              resume: Path | None, registry: Path | None, name: str | None, out: Path | None, no_publish: bool,
+              fast: bool, nproc: int, from_ref: str | None, **options: Any) -> None:
+    """Train ARCHITECTURE on a dataset, save a sample grid and publish the model to the registry.
+
+    \b
+    ganzoo train dcgan                         DCGAN on the bundled 8x8 digits
+    ganzoo train gan --dataset ring8           vanilla GAN on 8 Gaussians
+    ganzoo train cdcgan --d-steps 2 --loss hinge
+    ganzoo train dcgan --checkpoint-every 500  checkpoint into runs/dcgan-digits-<time>/
+    ganzoo train --resume runs/dcgan-digits-20250101-120000 --steps 8000
+    ganzoo train --config run.toml --seed 1    options from a TOML file, the seed from here
+    ganzoo train --from dcgan-digits --steps 8000   retrain with a stored model's options
+    """
+    from ..training.options import parse_model_options, resolve_run
+
+    from_file = "ganzoo.config_model" in ctx.meta
+    if (from_ref is not None or from_file) and resume is not None:
+        raise click.UsageError("--config and --from start a new run; with --resume the run's own options apply")
+    if architecture is None and resume is None and from_ref is None:
+        raise click.UsageError("missing argument ARCHITECTURE (or --resume RUN_DIR)")
+    source = ctx.get_parameter_source
+    typed = {k: v for k, v in options.items() if source(k) in TYPED}
+    file = {k: v for k, v in options.items() if source(k) == ParameterSource.DEFAULT_MAP}
+    if source("architecture") == ParameterSource.DEFAULT_MAP:
+        file["architecture"], architecture = architecture, None
+    if from_file:
+        file["model"] = ctx.meta["ganzoo.config_model"]
+    resolved = resolve_run(architecture, options=typed, model=parse_model_options(model_options),
+                           config_file=file if from_file else None, from_ref=from_ref, resume=resume,
+                           fast=fast, registry=registry)
+    config = resolved.config
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:  # options checked: start N copies under torchrun
+        from ..training.distributed import launch
+
+        if not no_publish:  # a bad name or an unwritable registry is refused before any process starts
+            _publishing_registry(registry, name, config)
+        launch(nproc, _without_option(ctx.meta.get("ganzoo.argv") or [], "--nproc"))
+        return
+    from ..training.distributed import init_from_env, shutdown
+    from ..training.loop import fit
+
+    world = init_from_env(config.device)
+    try:
+        if world.is_main:
+            _train_and_publish(resolved, run_dir, resume, registry, name, out, no_publish)
+        else:  # the other ranks train their share and write nothing
+            fit(config, resume_from=resume)
+    finally:
+        shutdown()
+
+
+def _without_option(argv: list[str], option: str) -> list[str]:
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == option:
+            skip = True
+        elif not arg.startswith(option + "="):
+            out.append(arg)
+    return out
+
+
+def _publishing_registry(registry: Path | None, name: str | None, config: TrainConfig) -> Any:
+    """The registry the model will be published to, having refused a bad name or an unwritable
+    registry before any training, not after."""
+    from ..registry import Registry
+    from ..training.publish import default_model_name
+
+    reg = Registry(registry)
+    reg.check_name(name or default_model_name(config))
+    reg.check_writable()
+    return reg
+
+
+def _train_and_publish(resolved: Any, run_dir: Path | None, resume: Path | None, registry: Path | None,
+                       name: str | None, out: Path | None, no_publish: bool) -> None:
+    from ..rendering import grid_columns, reference_points, save_samples
+    from ..sampling import generate
+    from ..training.checkpoint import Checkpointer
+    from ..training.loop import fit
+    from ..training.publish import default_model_name, publish
+    from ..training.runfolder import default_run_dir
+    from ..training.runlog import RunLogger
+    from .output import console
+    from .progress import ProgressCallback
+
+    config = resolved.config
+    model_name = name or default_model_name(config)
+    reg = None if no_publish else _publishing_registry(registry, name, config)
+    run_dir = run_dir or resume or default_run_dir(model_name)
+    progress = ProgressCallback()
+    callbacks: list[Any] = [progress]
+    evaluator = None
+    if resolved.eval_every:
+        from ..evaluation.callback import EvalCallback
+        from ..registry import Registry
+
+        def report(record: dict[str, Any]) -> None:
+            for metric_set, values in record.items():
+                if metric_set != "step":
+                    shown = "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                      for k, v in values.items())
+                    progress.out.print(f"eval at step {record['step']} ({metric_set}): {shown}", markup=False)
+
+        evaluator = EvalCallback(resolved.eval_every, (reg or Registry(registry)).root, report=report)
+        callbacks.append(evaluator)
+    callbacks.append(RunLogger(run_dir, sample_every=resolved.sample_every, evaluator=evaluator,
+                               tensorboard=resolved.logger == "tensorboard"))
+    callbacks.append(Checkpointer(run_dir, config.checkpoint_every))
+    try:
+        result = fit(config, callbacks=callbacks, resume_from=resume)
+    finally:
+        progress.close()
+    record = None
+    if reg is not None:  # stored first, so nothing printed afterwards can lose it
+        extra = {"evaluations": evaluator.records, "evaluation_protocol": evaluator.protocol} if evaluator else None
+        record = publish(result, name=model_name, registry=reg, extra=extra)
+    if out is None:
+        out = Path("samples") / (f"{record.name}-v{record.version}.png" if record else f"{model_name}.png")
+    grid = generate(result.best_generator, 64, seed=config.seed)
+    path = save_samples(grid, out, nrow=grid_columns(result.spec.num_classes),
+                        reference=reference_points(result.dataset))
+    console.print(f"Trained {config.architecture} on {result.dataset.name} for {result.steps} steps "
+                  f"in {result.seconds:.1f} s.", markup=False)
+    console.print(f"Run folder: {run_dir} (metrics, grids{', checkpoint' if config.checkpoint_every else ''}; "
+                  f"see it with: ganzoo report {run_dir})", markup=False)
+    if record is not None:
+        console.print(f"Published {record.ref} to {record.path}", markup=False)
+    console.print(f"Sample grid: {path}", markup=False)

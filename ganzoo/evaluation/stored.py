@@ -1,0 +1,51 @@
+"""Evaluating a stored model on the dataset it was trained on, and recording the results with it."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from ..data.loading import load_dataset
+from ..errors import ConfigError
+from ..registry import Registry, is_path_ref, load_generator
+from ..weights import read_metadata
+from .protocols import evaluate, evaluate_inception
+
+__all__ = ["evaluate_stored"]
+
+
+def evaluate_stored(ref: str | os.PathLike[str], *, registry: Any = None, samples: int | None = None, seed: int = 0,
+                    data_dir: str | None = None, save: bool = True, inception: bool = False,
+                    split: str = "train") -> tuple[str, dict[str, Any]]:
+    """Evaluate a stored model on the dataset it was trained on; returns ``(metric set, results)``.
+
+    ``split="test"`` compares against the dataset's test split (where it has one) instead of
+    its training images; the metric set is then named ``<set>-test``. Registry models get the
+    results written into their manifest (``metrics.<set>``) unless ``save`` is False; a bare
+    ``.safetensors`` file is evaluated and nothing is written.
+    """
+    reg = registry if isinstance(registry, Registry) else Registry(registry)
+    g = load_generator(ref, registry=reg)
+    if is_path_ref(ref):
+        info = json.loads(read_metadata(ref).get("ganzoo.dataset", "{}"))
+    else:
+        info = (g.ganzoo_manifest or {}).get("dataset", {})
+    if not info.get("name"):
+        raise ConfigError(f"{ref}: the model does not record the dataset it was trained on")
+    resize = (info.get("preprocessing") or {}).get("resize")
+    size = resize["to"][0] if resize else None
+    reference = None
+    if split != "train":  # checked before the (slow) training data is loaded
+        reference = load_dataset(info["name"], image_size=size, data_dir=data_dir, split=split)
+    dataset = load_dataset(info["name"], image_size=size, data_dir=data_dir)
+    if inception:
+        name, results = "inception", evaluate_inception(g, dataset, reg.root, samples=samples or 2000, seed=seed,
+                                                        reference=reference)
+    else:
+        name, results = evaluate(g, dataset, reg.root, samples=samples, seed=seed, reference=reference)
+    if reference is not None:
+        name = f"{name}-{split}"
+    if save and not is_path_ref(ref):
+        reg.record_metrics(str(ref), name, results)
+    return name, results

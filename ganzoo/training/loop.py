@@ -1,0 +1,353 @@
+"""The one adversarial trainer: k discriminator steps, then one generator step.
+
+Every architecture and every loss goes through :func:`fit`. The loop reads top to
+bottom (Goodfellow et al. 2014, Algorithm 1); the loss object owns the maths of
+each phase, callbacks own everything that is not training (progress, logging, grids).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, cast
+
+import torch
+from torch import nn
+
+from ..catalog import Catalog, get_catalog
+from ..data import Dataset, TensorSampler
+from ..data.loading import load_dataset
+from ..errors import ConfigError
+from ..losses import Loss, lr_scale
+from ..models import Generator
+from .batchnorm import recalibrate_for_sampling
+from .checkpoint import load_checkpoint, restore
+from .config import TrainConfig
+from .distributed import World, current_world
+from .state import Callback, TrainingDiverged, TrainingInterrupted, TrainResult, TrainState
+
+__all__ = ["fit", "resolve_device"]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA, then MPS, then the CPU; a named device must exist."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} requested but CUDA is not available here; use --device cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {name!r} requested but MPS is not available here; use --device cpu")
+    return device
+
+
+def fit(config: TrainConfig, *, callbacks: Iterable[Callback] = (), catalog: Catalog | None = None,
+        dataset: Dataset | None = None, resume_from: str | os.PathLike[str] | None = None) -> TrainResult:
+    """Train ``config.architecture`` on ``config.dataset`` with ``config.loss``; returns the trained networks.
+
+    Everything that is not training is a callback: a :class:`~ganzoo.training.checkpoint.Checkpointer`
+    saves the run (every ``config.checkpoint_every`` steps, at the last step, and on Ctrl-C), a
+    :class:`~ganzoo.training.runlog.RunLogger` keeps the run folder. ``resume_from`` continues the
+    run saved in that folder. Ctrl-C finishes the current step, lets callbacks save, then raises
+    :class:`TrainingInterrupted`; a non-finite loss or gradient raises :class:`TrainingDiverged`
+    before the step is applied. Callbacks hear of either through ``on_exception``.
+
+    Inside an initialized ``torch.distributed`` process group (``torchrun``; see
+    :mod:`ganzoo.training.distributed`) every process trains its own slice of each global batch of
+    ``batch_size * world_size`` through DistributedDataParallel; only rank 0 runs the
+    callbacks (those with ``all_ranks = True`` run everywhere).
+    """
+    catalog = catalog or get_catalog()
+    world = current_world()
+    callbacks = [cb for cb in callbacks if world.is_main or cb.all_ranks]
+    checkpoint = load_checkpoint(resume_from) if resume_from is not None else None  # fails before data loads
+    loss_name = config.loss or catalog.architecture(config.architecture).default_loss
+    loss = catalog.loss(loss_name)
+    device = resolve_device(config.device)
+    if world.distributed and device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", world.local_rank)  # one GPU per process
+    if dataset is None:
+        dataset = _load_once(world, lambda: load_dataset(config.dataset, image_size=config.image_size,
+                                                          data_dir=config.data_dir, catalog=catalog))
+
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    try:
+        if config.deterministic:
+            if device.type == "cuda":  # cuBLAS is deterministic only with a fixed workspace (PyTorch docs)
+                os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True)
+        with _sigint_deferred() as interrupted:
+            return _fit(config, callbacks, catalog, dataset, loss_name, loss, device, checkpoint, interrupted, world)
+    except (TrainingDiverged, TrainingInterrupted) as exc:
+        for cb in callbacks:
+            cb.on_exception(exc)
+        raise
+    finally:
+        torch.use_deterministic_algorithms(was_deterministic)
+
+
+def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, dataset: Dataset, loss_name: str, loss: Loss,
+         device: torch.device, checkpoint: dict[str, Any] | None, interrupted: Callable[[], bool],
+         world: World) -> TrainResult:
+    torch.manual_seed(config.seed)
+    random.seed(config.seed)  # unused by the loop; seeded (and checkpointed) for plugins that draw from it
+    spec = catalog.resolve_spec(config.architecture, dataset.shape, dataset.num_classes, **config.model)
+    G, D = catalog.build(spec)  # refuses data that does not fit, before any step
+    if world.distributed and device.type == "cuda":  # batch statistics over the global batch
+        G = nn.SyncBatchNorm.convert_sync_batchnorm(G)
+        D = nn.SyncBatchNorm.convert_sync_batchnorm(D)
+    G.to(device).train()
+    D.to(device).train()
+    layout = torch.channels_last if config.channels_last and len(dataset.shape) == 3 else None
+    if layout is not None:
+        G.to(memory_format=layout)
+        D.to(memory_format=layout)
+    data_rng = torch.Generator().manual_seed(config.seed + 1)
+    sampler = TensorSampler(dataset, config.batch_size, device, data_rng, rank=world.rank, world=world.size)
+
+    fused = {"fused": True} if config.fused_adam else {}
+    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr_g, betas=config.betas, **fused)
+    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=config.betas, **fused)
+    ema = _make_ema(G, config.ema)
+    fixed_z = G.sample_latent(64)
+    fixed_labels = _grid_labels(64, spec.num_classes, device)
+    state = TrainState(config, spec, dataset, G, D, ema, loss, device, fixed_z, fixed_labels,
+                       opt_g=opt_g, opt_d=opt_d, sampler=sampler, loss_name=loss_name)
+    if checkpoint is not None:
+        restore(state, checkpoint)  # weights, optimizers, random states, history: the run continues exactly
+    history = state.history
+    b = config.batch_size
+    if checkpoint is not None and int(checkpoint.get("world_size", 1)) != world.size:
+        was = int(checkpoint.get("world_size", 1))
+        state.notes.append(f"this run was checkpointed by {was} process(es) and resumes in {world.size}: the "
+                           f"global batch changes from {b * was} to {b * world.size} (batch size {b} per "
+                           "process); the data order and the random streams continue from the checkpoint")
+    # The networks as called in the loop. G_sync and D_sync average gradients across processes
+    # (DistributedDataParallel); a forward that is never backpropagated, or whose gradients stay
+    # local (D in G's step), goes through the bare module. Compiled, if asked; all share G's and D's weights.
+    G_sync, D_sync = (_ddp(G, device), _ddp(D, device)) if world.distributed else (G, D)
+    gen: nn.Module = G
+    disc: nn.Module = D
+    if config.compile:  # one compiled wrapper per distinct module: alone, the bare and the synced are one
+        G_sync, D_sync = _compiled(G_sync), _compiled(D_sync)
+        gen, disc = (_compiled(G), _compiled(D)) if world.distributed else (G_sync, D_sync)
+
+    def latent() -> torch.Tensor:  # this process's slice of one global noise batch (all ranks draw alike)
+        return G.sample_latent(b * world.size)[world.rank * b : (world.rank + 1) * b]
+
+    for cb in callbacks:
+        cb.on_train_start(state)
+    start = time.perf_counter() - state.seconds
+    for step in range(state.step + 1, config.steps + 1):
+        loss.set_progress(step, config.steps)  # every registered loss is a ganzoo.Loss
+        if config.lr_decay:  # a function of the step alone, so a resumed run follows the same schedule
+            scale = lr_scale(step, config.steps, config.lr_decay)
+            for opt, lr in ((opt_g, config.lr_g), (opt_d, config.lr_d)):
+                for group in opt.param_groups:
+                    group["lr"] = lr * scale
+        # 1. k discriminator steps: D ascends V(D, G) on a real batch and a fresh generated one.
+        D.requires_grad_(True)
+        for i in range(config.d_steps):
+            real, labels = sampler.next()
+            if layout is not None:
+                real = real.contiguous(memory_format=layout)
+            keep = config.reuse_fake and i == config.d_steps - 1  # this fake batch feeds G's step too
+            with torch.set_grad_enabled(keep), _autocast(config, device):
+                fake = (G_sync if keep else gen)(latent(), labels)
+            with _autocast(config, device):
+                real_logits = D_sync(real, labels)
+                fake_logits = D_sync(fake.detach(), labels)
+                d_loss = loss.discriminator_loss(real_logits.float(), fake_logits.float())
+                penalty = loss.penalty(disc, real, fake.detach(), labels)
+                if penalty is not None:
+                    d_loss = d_loss + penalty.float()
+            _check_finite(d_loss, step, "discriminator", world)
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            _check_gradients(D, step, "discriminator")
+            opt_d.step()
+
+        # 2. one generator step, on fresh noise (Goodfellow et al.) unless it reuses D's last batch;
+        # labels follow the data's label distribution.
+        D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
+        with _autocast(config, device):
+            if not config.reuse_fake:
+                labels = sampler.sample_labels(b)
+                fake = G_sync(latent(), labels)
+            g_logits = disc(fake, labels)
+            g_loss = loss.generator_loss(g_logits.float())
+        _check_finite(g_loss, step, "generator", world)
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        _check_gradients(G, step, "generator")
+        opt_g.step()
+        del fake  # with reuse_fake it holds G's graph; free it before the next D step
+
+        # 3. bookkeeping: EMA, metrics, callbacks (checkpoints among them); then honour a Ctrl-C.
+        if ema is not None:
+            ema.update(G, step=step)
+        state.step = step
+        metrics = {
+            "d_loss": d_loss.detach(),
+            "g_loss": g_loss.detach(),
+            "d_real": torch.sigmoid(real_logits.detach().float()).mean(),  # mean D(x)
+            "d_fake": torch.sigmoid(fake_logits.detach().float()).mean(),  # mean D(G(z))
+        }
+        state.seconds = time.perf_counter() - start
+        if step % config.log_every == 0 or step == config.steps:
+            record = {"step": step, **{k: float(v) for k, v in metrics.items()}, "seconds": state.seconds}
+            history.append(record)
+        for cb in callbacks:
+            cb.on_step_end(state, metrics)
+        if world.any(interrupted()):  # every rank stops after the same step
+            for cb in callbacks:
+                cb.on_interrupt(state)
+            raise TrainingInterrupted(step)
+    seconds = time.perf_counter() - start
+
+    D.requires_grad_(True)
+    if layout is not None:  # hand back networks in the usual layout
+        G.to(memory_format=torch.contiguous_format)
+        D.to(memory_format=torch.contiguous_format)
+        if ema is not None:
+            ema.module.to(memory_format=torch.contiguous_format)
+    recalibrate_for_sampling(G, dataset, config)
+    G.eval()
+    D.eval()
+    ema_g: Generator | None = None
+    if ema is not None:
+        averaged = ema.module
+        assert isinstance(averaged, Generator)
+        recalibrate_for_sampling(averaged, dataset, config)
+        averaged.ganzoo_spec = spec
+        ema_g = averaged.eval()
+    for cb in callbacks:
+        cb.on_train_end(state)
+    return TrainResult(config, spec, dataset, G, D, ema_g, history, config.steps, seconds, loss_name)
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[Callable[[], bool]]:
+    """While training, Ctrl-C only raises a flag the loop checks between steps.
+
+    So a step (and a checkpoint being written) always completes; further Ctrl-Cs while
+    the run winds down are absorbed. Signals reach only the main thread, so elsewhere
+    this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    requested = threading.Event()
+
+    def handler(signum: int, frame: Any) -> None:
+        requested.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield requested.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _load_once(world: World, load: Callable[[], Dataset]) -> Dataset:
+    """Rank 0 loads (and may download) first; the others then read what it left on disk."""
+    if not world.distributed:
+        return load()
+    dataset: Dataset | None = None
+    failure: BaseException | None = None
+    if world.is_main:
+        try:
+            dataset = load()
+        except Exception as exc:  # every rank must hear of it, or they would wait for rank 0 forever
+            failure = exc
+    if world.any(failure is not None):
+        if failure is not None:
+            raise failure
+        raise ConfigError("rank 0 could not load the dataset; its message says why")
+    return dataset if dataset is not None else load()
+
+
+def _ddp(module: nn.Module, device: torch.device) -> nn.Module:
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index] if device.type == "cuda" else None
+    # Buffers (BatchNorm's running statistics) follow rank 0's at each forward, so they stay
+    # identical everywhere; on CUDA SyncBatchNorm already computes them over the global batch.
+    # Newer PyTorch names the option forward_sync_buffers and deprecates broadcast_buffers.
+    sync = ("forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+            else "broadcast_buffers")
+    options: dict[str, Any] = {sync: True}
+    return DistributedDataParallel(module, device_ids=ids, **options)
+
+
+def _compiled(module: nn.Module) -> nn.Module:
+    try:
+        return cast(nn.Module, torch.compile(module))
+    except RuntimeError as exc:  # e.g. no C++ compiler for the CPU backend, or an unsupported Python
+        raise ConfigError(f"torch.compile is not available here ({exc}); drop --compile") from None
+
+
+def _make_ema(g: Generator, decay: float) -> Any:
+    if decay == 0:
+        return None
+    from timm.utils import ModelEmaV3  # timm's EMA: foreach updates, buffers averaged too
+
+    # warm-up: early averages would otherwise be dominated by the random initialization
+    return ModelEmaV3(g, decay=decay, use_warmup=True, warmup_power=3 / 4)
+
+
+def _grid_labels(n: int, num_classes: int, device: torch.device) -> torch.Tensor | None:
+    """For conditional grids: column c of a num_classes-wide grid shows class c."""
+    if num_classes == 0:
+        return None
+    return torch.arange(n, device=device) % num_classes
+
+
+def _check_finite(loss: torch.Tensor, step: int, network: str, world: World) -> None:
+    """Refuse a NaN/inf loss before its backward pass; in a multi-process run every rank agrees first."""
+    ok = bool(torch.isfinite(loss))
+    bad = world.flags(ok)
+    if bad:
+        where = f" on rank {', '.join(map(str, bad))}" if world.distributed else ""
+        value = f" {loss.item()}" if not ok else " non-finite"
+        raise TrainingDiverged(
+            f"the {network} loss became{value} at step {step}{where}; the step was not applied. "
+            "Lower the learning rates (--lr-g/--lr-d) or try another --loss."
+        )
+
+
+def _check_gradients(network: nn.Module, step: int, name: str) -> None:
+    """Refuse NaN/inf gradients before the optimizer spreads them into the weights and Adam's moments."""
+    grads = [p.grad for p in network.parameters() if p.grad is not None]
+    if not grads:
+        return
+    norms = torch._foreach_norm(grads)  # one fused pass; non-finite entries make the total non-finite
+    total = torch.linalg.vector_norm(torch.stack([n.float() for n in norms]))
+    if not torch.isfinite(total):
+        bad = next(n for n, p in network.named_parameters() if p.grad is not None and not p.grad.isfinite().all())
+        raise TrainingDiverged(
+            f"the {name} gradients became non-finite at step {step} (first in {bad}); the step was not applied. "
+            "Lower the learning rates (--lr-g/--lr-d) or try another --loss."
+        )
+
+
+@contextlib.contextmanager
+def _autocast(config: TrainConfig, device: torch.device) -> Iterator[None]:
+    if config.precision == "bf16":
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+            yield
+    else:
+        yield
