@@ -12,10 +12,8 @@ Both networks are multilayer perceptrons, as in the paper's MNIST/TFD experiment
 
 One departure from the 2014 paper, on by default and switchable (``batchnorm=False``):
 BatchNorm after each hidden layer of G, as in the later GAN baselines (e.g. PacGAN's
-2-D experiments). Without it, our 2-CPU runs collapsed: on ``digits`` to two classes,
-on ``ring8`` to 4 of 8 modes; with it they cover all ten digits and all eight modes.
-``hidden=128, depth=3`` covered the ring more reliably than a wider G (256 units: 5 of 8
-modes after 12k steps) and matched it on digits.
+2-D experiments). The default widths and this choice are the ones docs/results.md
+measured ("Choices behind the defaults").
 
 ``hidden`` is the width of both networks; ``d_hidden`` sets the discriminator's apart
 (``-o hidden=256 -o d_hidden=128``: a wider G against the default D).

@@ -23,11 +23,8 @@ A gradient penalty differentiates ``D(x).sum()``; since each pack logit appears 
 times in that sum, a penalty on the squared gradient norm is ``pack`` times stronger
 than on an unpacked D with the same weight.
 
-Labels are ignored (unconditional). Images are flattened like in ``gan``.
-
-In ganzoo's 2-D runs (docs/results.md, recipe ``pacgan``: the ``gan`` zoo recipe with this
-D) it covered all 8 modes of the ring on every seed, at lower sample quality than ``gan``,
-and failed on the grid of 25, where the packed D stayed near chance level.
+Labels are ignored (unconditional). Images are flattened like in ``gan``. How it does on
+the 2-D mixtures (recipe ``pacgan``) is in docs/results.md.
 """
 
 from __future__ import annotations

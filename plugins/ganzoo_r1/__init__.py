@@ -18,10 +18,8 @@ wider range (the 2-D grid spans [-4, 4]) takes a larger gamma than data in [-1, 
 ``decay`` (default 0: constant) weakens the penalty over the last share of the run, on the
 same schedule as ``--lr-decay``: with ``decay=0.3`` the weight falls linearly from ``gamma``
 towards ``gamma_end`` (default 0) over the last 30% of the steps, e.g.
-``--loss non-saturating-r1:gamma=10,decay=0.3,gamma_end=1``.
-
-In ganzoo's 2-D runs (docs/results.md) R1 with gamma = 3-10 is what lets the ``gan`` recipe
-cover all 25 modes of the grid; at gamma 0.01-0.1 it did not help.
+``--loss non-saturating-r1:gamma=10,decay=0.3,gamma_end=1``. The settings the 2-D recipes
+use, and how they were chosen, are in docs/results.md.
 """
 
 from __future__ import annotations
