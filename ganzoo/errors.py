@@ -1,4 +1,4 @@
-"""Typed errors.
+"""Typed errors: every error a user can cause, each also the built-in exception that fits.
 
 Every error a user can cause is a :class:`GanzooError`. Each also subclasses the
 built-in exception that fits (``KeyError`` for unknown names, ``ValueError`` for

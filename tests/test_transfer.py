@@ -8,10 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 
 import ganzoo
-from ganzoo.cli import cli
 from ganzoo.registry import Registry
 
 
@@ -27,17 +25,10 @@ def stored(tmp_path_factory) -> str:
 
 
 @pytest.fixture
-def run(stored, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def run(stored, cli_run, monkeypatch):
+    """The shared ``cli_run``, against the registry that holds the stored models."""
     monkeypatch.setenv("GANZOO_REGISTRY", stored)
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0, input: str | None = None):
-        result = runner.invoke(cli, list(args), catch_exceptions=False, input=input)
-        assert result.exit_code == code, result.output
-        return result
-
-    return invoke
+    return cli_run
 
 
 def test_export_writes_a_model_folder(run, tmp_path, stored):

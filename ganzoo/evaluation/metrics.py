@@ -1,4 +1,4 @@
-"""Evaluation metrics.
+"""Evaluation metrics: the 2-D mixture scores, Fréchet distance, KID, precision/recall and class histograms.
 
 2-D mixtures follow VEEGAN (Srivastava et al. 2017) and PacGAN (Lin et al. 2018):
 a sample is *high quality* when it lies within 3 standard deviations of its nearest
