@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import copy
 
-import ganzoo
 import pytest
 import torch
+from torch import nn
+
+import ganzoo
+from ganzoo.training import batchnorm
 from ganzoo.training.batchnorm import recalibrate_batchnorm
 from ganzoo.training.config import TrainConfig
 from ganzoo.training.loop import fit
-from torch import nn
 
 
 class TwoNormGenerator(ganzoo.Generator):
@@ -146,3 +148,67 @@ def test_conditional_generators_get_labels():
     assert len(seen) == 2 and all(len(y) == 256 for y in seen)  # batches of at least 256
     assert not torch.allclose(norms(g)[0].running_mean, uniform)  # class 3 only: other statistics
     assert g.training  # the mode it came in with
+
+
+class ConvGenerator(ganzoo.Generator):
+    """A BatchNorm1d layer on (N, C), then a BatchNorm2d layer on 8x8 maps, then a counted output layer."""
+
+    def __init__(self) -> None:
+        super().__init__(data_shape=(4, 8, 8), latent_dim=3)
+        self.inp = nn.Linear(3, 16)
+        self.bn1d = nn.BatchNorm1d(16)
+        self.up = nn.Linear(16, 4 * 8 * 8)
+        self.bn2d = nn.BatchNorm2d(4)
+        self.out = nn.Conv2d(4, 4, 3, padding=1)
+        self.out_calls = 0  # forward passes that got past the last BatchNorm layer
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        h = torch.relu(self.bn1d(self.inp(z)))
+        h = torch.relu(self.bn2d(self.up(h).view(-1, 4, 8, 8)))
+        self.out_calls += 1
+        return self.out(h)
+
+
+def test_each_pass_stops_at_the_layer_it_recalibrates():
+    """What comes after the last BatchNorm layer runs only in the pass that finds the layers' order."""
+    torch.manual_seed(0)
+    g = ConvGenerator()
+    recalibrate_batchnorm(g, 4, samples=2048)
+    assert g.out_calls == 1
+
+
+def test_a_conv_layer_gets_fewer_latents_but_its_exact_statistics():
+    """A BatchNorm2d channel averages over 64 values per latent here: it needs fewer latents than a 1-d layer."""
+    torch.manual_seed(0)
+    g = ConvGenerator()
+    seen = {"bn1d": 0, "bn2d": 0}  # latents each layer's input comes from
+
+    def count(name: str) -> None:
+        getattr(g, name).register_forward_pre_hook(lambda m, args: seen.__setitem__(name, seen[name] + len(args[0])))
+
+    for name in seen:
+        count(name)
+    recalibrate_batchnorm(g, 4, samples=8192)
+    assert seen["bn2d"] <= seen["bn1d"] // 4, seen
+    g.eval()
+    with torch.no_grad():
+        z = g.sample_latent(100_000, generator=torch.Generator().manual_seed(5))
+        x = g.up(torch.relu(g.bn1d(g.inp(z)))).view(-1, 4, 8, 8)  # what bn2d gets in eval mode
+    mean, var = x.mean((0, 2, 3)), x.var((0, 2, 3))
+    assert g.bn2d.running_mean is not None and g.bn2d.running_var is not None
+    assert float(((g.bn2d.running_mean - mean).abs() / var.sqrt()).max()) < 0.05
+    assert float(((g.bn2d.running_var - var).abs() / var).max()) < 0.08
+
+
+def test_the_batch_size_changes_the_statistics_only_by_rounding(monkeypatch):
+    """Statistics pooled over batches equal those of one batch (a mean of per-batch variances would not)."""
+    torch.manual_seed(0)
+    one, many = TwoNormGenerator(), TwoNormGenerator()
+    many.load_state_dict(one.state_dict())
+    recalibrate_batchnorm(one, 4, samples=4096)
+    monkeypatch.setattr(batchnorm, "CPU_BUDGET", 32 * 64)  # 64 samples of 8 floats
+    recalibrate_batchnorm(many, 4, samples=4096)
+    for a, b in zip(norms(one), norms(many), strict=True):
+        assert int(a.num_batches_tracked) == 1 and int(b.num_batches_tracked) == 4096 // 64
+        assert torch.allclose(a.running_mean, b.running_mean, rtol=1e-5, atol=1e-6)
+        assert torch.allclose(a.running_var, b.running_var, rtol=1e-5, atol=1e-6)
