@@ -27,6 +27,7 @@ from .data.core import DatasetSpec
 from .errors import ConfigError, PluginError, ShapeMismatchError, UnknownNameError
 from .losses import Loss
 from .models import Architecture, Discriminator, Generator, ModelSpec, check_name
+from .values import check_like, parse_key_values
 
 __all__ = ["Catalog", "PluginFailure", "PluginInfo", "get_catalog", "load_catalog", "reset_catalog"]
 
@@ -97,11 +98,13 @@ class Catalog:
         if not options:  # a loss that cannot be built bare is the plugin's bug: let it show as such
             return cls()
         accepted = _loss_keywords(cls)
-        unknown = sorted(set(options) - accepted) if accepted is not None else []
+        unknown = sorted(set(options) - set(accepted)) if accepted is not None else []
         if unknown:
             takes = f"it takes {', '.join(sorted(accepted))}" if accepted else "it takes no options"
             raise ConfigError(f"loss {base!r} has no option {', '.join(unknown)}; {takes} "
                               f"(e.g. --loss {base}" + (f":{sorted(accepted)[0]}=VALUE)" if accepted else ")"))
+        for key, value in options.items():  # the kind of each option's default; the loss checks ranges
+            options[key] = check_like(f"loss {base!r} option {key}", value, (accepted or {}).get(key))
         try:
             return cls(**options)
         except (TypeError, ValueError) as exc:
@@ -140,6 +143,11 @@ class Catalog:
                 json.dumps(value)
             except TypeError as exc:
                 raise ConfigError(f"option {key}={value!r} of {name!r} must be JSON-serializable") from exc
+            if key in overrides:  # the user's value, of the kind of the constructors' default
+                default = g_params.get(key) if key in g_params else d_params.get(key)
+                if default is None or default is inspect.Parameter.empty:  # no default in the signature
+                    default = arch.defaults.get(key, DEFAULT_LATENT_DIM if key == "latent_dim" else None)
+                value = check_like(f"model option {key} of {name!r}", value, default)
             if to_g:
                 g_kwargs[key] = value
             if to_d:
@@ -437,27 +445,17 @@ def reset_catalog() -> None:
 def parse_loss_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """``"NAME:KEY=VALUE,KEY=VALUE"`` -> ``("NAME", {KEY: VALUE, ...})``; a bare name has no options."""
     base, sep, rest = spec.partition(":")
-    options: dict[str, Any] = {}
-    if sep:
-        for item in rest.split(","):
-            key, eq, raw = item.strip().partition("=")
-            if not eq or not key:
-                raise ConfigError(f"loss {spec!r}: options must look like NAME:KEY=VALUE[,KEY=VALUE], "
-                                  f"e.g. non-saturating-r1:gamma=3; got {item!r}")
-            try:
-                options[key.strip()] = json.loads(raw)
-            except json.JSONDecodeError:
-                options[key.strip()] = raw.strip()
+    options = parse_key_values(rest.split(","), f"loss {spec!r}: option", "non-saturating-r1:gamma=3") if sep else {}
     return base.strip(), options
 
 
-def _loss_keywords(cls: Any) -> set[str] | None:
-    """The keyword options a loss class accepts; None when it takes ``**kwargs`` (anything goes)."""
+def _loss_keywords(cls: Any) -> dict[str, Any] | None:
+    """The keyword options a loss class accepts, with their defaults; None when it takes ``**kwargs``."""
     try:
         params = inspect.signature(cls).parameters.values()
     except (TypeError, ValueError):
         return None
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
         return None
-    return {p.name for p in params if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                                 inspect.Parameter.KEYWORD_ONLY)}
+    return {p.name: (None if p.default is inspect.Parameter.empty else p.default) for p in params
+            if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .values import check_number
+
 __all__ = ["Hinge", "LeastSquares", "Loss", "Minimax", "NonSaturating", "WassersteinGP", "input_gradient", "lr_scale"]
 
 
@@ -121,7 +123,7 @@ class WassersteinGP(Loss):
     """
 
     def __init__(self, weight: float = 10.0) -> None:
-        self.weight = weight
+        self.weight = check_number("weight", weight, minimum=0, kind="a number >= 0 (the gradient penalty's weight)")
 
     def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         return fake_logits.mean() - real_logits.mean()

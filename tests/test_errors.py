@@ -130,6 +130,18 @@ ROWS = [
         "does not exist"),
     Row("resume-missing-folder", ["train", "--resume", "nowhere"], "is not a run folder"),
     Row("resume-not-a-run", ["train", "--resume", "empty"], "is not a run folder", setup=_empty_folder),
+    Row("model-option-wrong-kind", ["train", "dcgan", *FAST[:4], "-o", "base_channels=true"],
+        "model option base_channels of 'dcgan' must be a whole number, got True"),
+    Row("model-option-from-the-dataset", ["train", "dcgan", *FAST, "-o", "data_shape=[1]"],
+        "'data_shape' comes from the dataset"),
+    Row("option-given-twice", ["train", "dcgan", *FAST, "--loss", "non-saturating-r1:gamma=1,gamma=2"],
+        "option 'gamma' is given twice"),
+    Row("loss-option-out-of-range", ["train", "dcgan", *FAST, "--loss", "wasserstein-gp:weight=-1"],
+        "weight must be a number >= 0"),
+    Row("seed-too-large", ["train", "dcgan", *FAST, "--seed", "1180591620717411303424"],
+        "seed must be a whole number >= 0"),
+    Row("image-size-too-large", ["train", "dcgan", *FAST, "--image-size", "100000"],
+        "image_size must be a positive integer of at most 4096"),
 ]
 
 

@@ -24,8 +24,8 @@ ROOT = Path(ganzoo.__file__).parent
 # Lowest first. A module may import its own layer and those below it; ``ganzoo`` itself (the lazy
 # facade of public names) is imported by none of them.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("contract", ("ganzoo.version", "ganzoo.errors", "ganzoo.hookspecs", "ganzoo.models", "ganzoo.losses",
-                  "ganzoo.fileio", "ganzoo.progress")),
+    ("contract", ("ganzoo.version", "ganzoo.errors", "ganzoo.values", "ganzoo.hookspecs", "ganzoo.models",
+                  "ganzoo.losses", "ganzoo.fileio", "ganzoo.progress")),
     ("plugins, data, registry, sampling", ("ganzoo.catalog", "ganzoo.builtin", "ganzoo.weights", "ganzoo.data",
                                             "ganzoo.registry", "ganzoo.sampling", "ganzoo.rendering")),
     ("training", ("ganzoo.training",)),

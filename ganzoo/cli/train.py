@@ -17,7 +17,8 @@ from click.core import ParameterSource
 
 from ..errors import ConfigError
 from ..training.config import PRECISIONS, TrainConfig
-from ..training.options import KEEPING
+from ..training.options import KEEPING, TRAINING
+from ..values import check_like
 from .base import CONTEXT, registry_option
 
 __all__ = ["train_cmd"]
@@ -27,20 +28,25 @@ TYPED = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
 
 
 def _load_config_file(ctx: click.Context, path: Path | None) -> None:
-    """--config: the file's options become this command's defaults, so options typed here still win."""
+    """--config: the file is read once here. Its training options go to the library, which checks
+    them like every other source; its options for this command (where to publish, the run folder)
+    become this command's defaults, so options typed here still win."""
     if path is None:
         return
-    from ..training.options import read_train_file
+    from ..training.options import COMMAND_OPTIONS, read_train_file
 
-    params = {p.name: p for p in ctx.command.params if p.name not in ("config_file", "from_ref", "resume")}
-    options = read_train_file(path, known=(set(params) - {"model_options"}) | {"model"})
-    ctx.meta["ganzoo.config_model"] = options.pop("model", {})
+    file = read_train_file(path, known=(*TRAINING, *KEEPING, *COMMAND_OPTIONS, "model", "architecture", "fast"))
+    params = {p.name: p for p in ctx.command.params}
     defaults = {}
-    for key, value in options.items():
-        try:  # checked and converted as the same option typed on the command line would be
-            defaults[key] = params[key].type_cast_value(ctx, value)
-        except click.BadParameter as exc:
-            raise ConfigError(f"config file {path}: {key} = {value!r} is invalid: {exc.message}") from None
+    for key in COMMAND_OPTIONS:
+        if key in file:
+            value = file.pop(key)
+            default = params[key].default
+            try:
+                defaults[key] = check_like(key, value, default if default is not None else "")
+            except ConfigError as exc:
+                raise ConfigError(f"config file {path}: {exc}") from None
+    ctx.meta["ganzoo.config_file"] = (path, file)
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
 
 
@@ -132,20 +138,14 @@ def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple
     """
     from ..training.options import parse_model_options, resolve_run
 
-    from_file = "ganzoo.config_model" in ctx.meta
-    if (from_ref is not None or from_file) and resume is not None:
+    config_path, file = ctx.meta.get("ganzoo.config_file", (None, None))
+    if (from_ref is not None or file is not None) and resume is not None:
         raise click.UsageError("--config and --from start a new run; with --resume the run's own options apply")
-    if architecture is None and resume is None and from_ref is None:
+    if architecture is None and resume is None and from_ref is None and not (file or {}).get("architecture"):
         raise click.UsageError("missing argument ARCHITECTURE (or --resume RUN_DIR)")
-    source = ctx.get_parameter_source
-    typed = {k: v for k, v in options.items() if source(k) in TYPED}
-    file = {k: v for k, v in options.items() if source(k) == ParameterSource.DEFAULT_MAP}
-    if source("architecture") == ParameterSource.DEFAULT_MAP:
-        file["architecture"], architecture = architecture, None
-    if from_file:
-        file["model"] = ctx.meta["ganzoo.config_model"]
+    typed = {k: v for k, v in options.items() if ctx.get_parameter_source(k) in TYPED}
     resolved = resolve_run(architecture, options=typed, model=parse_model_options(model_options),
-                           config_file=file if from_file else None, from_ref=from_ref, resume=resume,
+                           config_file=file, config_name=config_path, from_ref=from_ref, resume=resume,
                            fast=fast, registry=registry)
     config = resolved.config
     if nproc > 1 and "WORLD_SIZE" not in os.environ:  # options checked: start N copies under torchrun

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from ..data.loading import load_dataset
-from ..errors import ConfigError
+from ..errors import IntegrityError
 from ..registry import Registry, is_path_ref, load_generator
 from ..weights import read_metadata
 from .protocols import evaluate, evaluate_inception
@@ -28,17 +28,26 @@ def evaluate_stored(ref: str | os.PathLike[str], *, registry: Any = None, sample
     reg = registry if isinstance(registry, Registry) else Registry(registry)
     g = load_generator(ref, registry=reg)
     if is_path_ref(ref):
-        info = json.loads(read_metadata(ref).get("ganzoo.dataset", "{}"))
+        try:
+            info = json.loads(read_metadata(ref).get("ganzoo.dataset", "{}"))
+        except (ValueError, RecursionError) as exc:
+            raise IntegrityError(f"{ref}: its ganzoo.dataset header is not readable JSON: {exc}") from None
     else:
-        info = (g.ganzoo_manifest or {}).get("dataset", {})
-    if not info.get("name"):
-        raise ConfigError(f"{ref}: the model does not record the dataset it was trained on")
-    resize = (info.get("preprocessing") or {}).get("resize")
-    size = resize["to"][0] if resize else None
+        info = (g.ganzoo_manifest or {}).get("dataset")
+    dataset_name = info.get("name") if isinstance(info, dict) else None
+    if not isinstance(dataset_name, str) or not dataset_name:
+        raise IntegrityError(f"{ref}: the model does not record the dataset it was trained on (a 'dataset' "
+                             f"table with a 'name'); evaluate a model trained by ganzoo")
+    preprocessing = info.get("preprocessing")
+    resize = preprocessing.get("resize") if isinstance(preprocessing, dict) else None
+    try:
+        size = int(resize["to"][0]) if resize else None
+    except (TypeError, KeyError, IndexError, ValueError) as exc:
+        raise IntegrityError(f"{ref}: its dataset record has an unreadable resize {resize!r}") from exc
     reference = None
     if split != "train":  # checked before the (slow) training data is loaded
-        reference = load_dataset(info["name"], image_size=size, data_dir=data_dir, split=split)
-    dataset = load_dataset(info["name"], image_size=size, data_dir=data_dir)
+        reference = load_dataset(dataset_name, image_size=size, data_dir=data_dir, split=split)
+    dataset = load_dataset(dataset_name, image_size=size, data_dir=data_dir)
     if inception:
         name, results = "inception", evaluate_inception(g, dataset, reg.root, samples=samples or 2000, seed=seed,
                                                         reference=reference)

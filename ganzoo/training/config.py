@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
+from ..values import check_bool, check_int, check_number, check_text
 
-__all__ = ["FAST_PATH", "PRECISIONS", "TrainConfig"]
+__all__ = ["FAST_PATH", "MAX_IMAGE_SIZE", "PRECISIONS", "TrainConfig"]
 
 PRECISIONS = ("fp32", "bf16")
+MAX_IMAGE_SIZE = 4096  # --image-size: larger images are refused before anything is resized
 
 
 @dataclass(frozen=True)
@@ -44,35 +45,47 @@ class TrainConfig:
     compile: bool = False  # torch.compile G and D (slow first steps; helps most on GPUs)
 
     def __post_init__(self) -> None:
-        positive = {"steps": self.steps, "batch_size": self.batch_size, "d_steps": self.d_steps,
-                    "log_every": self.log_every}
-        for name, n in positive.items():
-            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {n!r}")
-        for name, lr in {"lr_g": self.lr_g, "lr_d": self.lr_d}.items():
-            if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-                raise ConfigError(f"{name} must be a positive number, got {lr!r}")
-        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
-            raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        # One set of rules for every source of an option (command line, --config, --from, Python):
+        # no booleans as numbers, no fractions cut to whole numbers, finite numbers in range.
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)  # normalized (3.0 -> 3, a list of betas -> a tuple)
+
+        for name in ("architecture", "dataset", "device"):
+            check_text(name, getattr(self, name))
+        if self.loss is not None:
+            check_text("loss", self.loss)
+        if self.data_dir is not None:
+            check_text("data_dir", self.data_dir)
+        for name in ("steps", "batch_size", "d_steps", "log_every"):
+            put(name, check_int(name, getattr(self, name), minimum=1, kind="a positive integer"))
         if self.batch_size < 2:
             raise ConfigError(f"batch_size must be at least 2 (batch statistics need two samples), "
                               f"got {self.batch_size}")
-        if isinstance(self.lr_decay, bool) or not isinstance(self.lr_decay, (int, float)) \
-                or not (0 <= self.lr_decay <= 1):
-            raise ConfigError(f"lr_decay must be a fraction in [0, 1] (the share of the run at its end over which "
-                              f"the learning rates fall to 0; 0 keeps them constant), got {self.lr_decay!r}")
-        if not (0 <= self.ema < 1):
-            raise ConfigError(f"ema must be in [0, 1) (0 disables it), got {self.ema!r}")
+        put("seed", check_int("seed", self.seed, minimum=0))
+        put("checkpoint_every", check_int("checkpoint_every", self.checkpoint_every, minimum=0,
+                                          kind="0 or a positive integer"))
+        if self.image_size is not None:
+            put("image_size", check_int("image_size", self.image_size, minimum=1, maximum=MAX_IMAGE_SIZE,
+                                        kind=f"a positive integer of at most {MAX_IMAGE_SIZE}"))
+        for name in ("lr_g", "lr_d"):
+            put(name, check_number(name, getattr(self, name), above=0, kind="a positive number"))
+        if not isinstance(self.betas, (tuple, list)) or len(self.betas) != 2:
+            raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        put("betas", tuple(check_number("betas", b, minimum=0, below=1, kind="two numbers in [0, 1)")
+                           for b in self.betas))
+        put("lr_decay", check_number("lr_decay", self.lr_decay, minimum=0, maximum=1,
+                                     kind="a fraction in [0, 1] (the share of the run at its end over which the "
+                                          "learning rates fall to 0; 0 keeps them constant)"))
+        put("ema", check_number("ema", self.ema, minimum=0, below=1, kind="in [0, 1) (0 disables it)"))
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if not isinstance(self.checkpoint_every, int) or isinstance(self.checkpoint_every, bool) \
-                or self.checkpoint_every < 0:
-            raise ConfigError(f"checkpoint_every must be 0 or a positive integer, got {self.checkpoint_every!r}")
         for name in ("deterministic", "channels_last", "reuse_fake", "fused_adam", "compile"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
-        if self.image_size is not None and self.image_size < 1:
-            raise ConfigError(f"image_size must be a positive integer, got {self.image_size!r}")
+            check_bool(name, getattr(self, name))
+        if not isinstance(self.model, dict) or not all(isinstance(k, str) for k in self.model):
+            raise ConfigError(f"model must be a table of architecture options (name = value), got {self.model!r}")
+        for key in ("data_shape", "num_classes"):
+            if key in self.model:
+                raise ConfigError(f"{key!r} comes from the dataset; it cannot be set as a model option (-o {key})")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -26,7 +26,6 @@ anew (and only those a resumed run may change) are laid over them.
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import sys
 from collections.abc import Collection, Mapping
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..values import check_bool, parse_key_values
 from .config import FAST_PATH, TrainConfig
 
 if sys.version_info >= (3, 11):
@@ -68,12 +68,15 @@ class ResolvedRun:
 def resolve_run(architecture: str | None = None, *, options: Mapping[str, Any] | None = None,
                 model: Mapping[str, Any] | None = None,
                 config_file: str | os.PathLike[str] | Mapping[str, Any] | None = None,
-                from_ref: str | None = None, resume: str | os.PathLike[str] | None = None, fast: bool = False,
+                config_name: str | os.PathLike[str] | None = None, from_ref: str | None = None,
+                resume: str | os.PathLike[str] | None = None, fast: bool = False,
                 registry: Any = None) -> ResolvedRun:
     """Merge a run's option sources, highest first: ``options`` (TrainConfig fields and
     ``sample_every``/``logger``/``eval_every``, as typed by the user), ``fast`` (:data:`FAST_PATH`
     for what ``options`` leaves unset), ``config_file`` (a TOML path, or its options already
-    read), the options recorded with the stored model ``from_ref``, then TrainConfig's defaults.
+    read, then ``config_name`` names it in errors), the options recorded with the stored model
+    ``from_ref``, then TrainConfig's defaults. Every value, whatever its source, passes
+    TrainConfig's checks; a bad value from the file is reported with the file's name.
     ``model`` holds architecture hyperparameters; it is merged over the file's ``[model]`` table
     and the recorded ones.
 
@@ -93,8 +96,11 @@ def resolve_run(architecture: str | None = None, *, options: Mapping[str, Any] |
     elif isinstance(config_file, Mapping):
         file = dict(config_file)
     else:
+        config_name = config_name or config_file
         file = read_train_file(config_file, known=(*TRAINING, *KEEPING, *COMMAND_OPTIONS, "model", "architecture",
                                                    "fast"))
+    if file:
+        _check_file(file, os.fspath(config_name) if config_name is not None else "given as config_file")
     if fast or file.get("fast"):  # a preset: options typed out beside it win
         typed = {**FAST_PATH, **typed}
     typed_model = dict(model or {})
@@ -112,6 +118,18 @@ def resolve_run(architecture: str | None = None, *, options: Mapping[str, Any] |
     keeping = {k: typed.get(k, file.get(k, default)) for k, default in KEEPING.items()}
     extra = {k: file[k] for k in COMMAND_OPTIONS if k in file}
     return ResolvedRun(config, **_checked_keeping(keeping), extra=extra)
+
+
+def _check_file(file: Mapping[str, Any], name: str) -> None:
+    """The file's values alone, checked as TrainConfig checks them, so that a bad one names the file."""
+    try:
+        if "fast" in file:
+            check_bool("fast", file["fast"])
+        TrainConfig.from_dict({"architecture": file.get("architecture", "dcgan"),
+                               **{k: v for k, v in file.items() if k in TRAINING or k == "model"}})
+        _checked_keeping({k: file.get(k, default) for k, default in KEEPING.items()})
+    except ConfigError as exc:
+        raise ConfigError(f"config file {name}: {exc}") from None
 
 
 def _resume(run_dir: str | os.PathLike[str], architecture: str | None, typed: dict[str, Any],
@@ -144,17 +162,8 @@ def _checked_keeping(keeping: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_model_options(values: Collection[str]) -> dict[str, Any]:
-    """``-o KEY=VALUE`` architecture options; values parsed as JSON when they can be (numbers, lists)."""
-    out: dict[str, Any] = {}
-    for item in values:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"model option {item!r} must look like KEY=VALUE, e.g. -o base_channels=32")
-        try:
-            out[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key] = raw
-    return out
+    """``-o KEY=VALUE`` architecture options; values read as JSON when they can be (numbers, lists), a key once."""
+    return parse_key_values(list(values), "model option", "-o base_channels=32")
 
 
 def read_train_file(path: str | os.PathLike[str], known: Collection[str] | None = None) -> dict[str, Any]:
