@@ -15,6 +15,7 @@ import inspect
 import json
 import math
 import os
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,8 @@ __all__ = ["Catalog", "PluginFailure", "PluginInfo", "get_catalog", "load_catalo
 
 ENTRY_POINT_GROUP = "ganzoo"
 CORE_PLUGIN = "core"
+BUILTIN_DISTRIBUTION = "ganzoo"  # its entry points are the built-ins: they register before any other plugin
+SLOW_IMPORT_S = 1.0  # a plugin whose import takes longer is named by ``ganzoo plugins``
 DEFAULT_LATENT_DIM = 100
 HOOKS = ("register_losses", "register_datasets", "register_architectures")
 
@@ -46,6 +49,7 @@ class PluginInfo:
     distribution: str | None  # the installed distribution that provides it
     version: str | None  # that distribution's version
     hooks: list[str] = field(default_factory=list)  # the hooks it implements
+    import_seconds: float = 0.0  # how long importing it took
 
 
 @dataclass
@@ -161,21 +165,57 @@ class Catalog:
         _fill_defaults(d_kwargs, d_params)
         return ModelSpec(name, data_shape, num_classes, g_kwargs, d_kwargs)
 
-    def build(self, spec: ModelSpec) -> tuple[Generator, Discriminator]:
-        """Construct both networks from a spec and check them against the contract."""
+    def build(self, spec: ModelSpec, *, meta: bool = False) -> tuple[Generator, Discriminator]:
+        """Construct both networks from a spec and check them against the contract.
+
+        Each constructor keyword is first checked against the kind of the constructor's default
+        (a whole number where the default is one, ...), as ``-o`` options are. ``meta=True``
+        builds on PyTorch's meta device: every parameter has its shape and dtype but no memory.
+        That is how a spec read from a file is checked against the file's tensors before a
+        network of whatever size it names exists. The contract's forward pass is skipped there
+        (on meta it costs more than for real, and the tensors' shapes are what is compared).
+        """
+        from .errors import GanzooError
+
         arch = self.architecture(spec.architecture)
         plugin = self.architectures[spec.architecture].plugin
+        g_kwargs = self._checked_keywords(arch, spec.architecture, arch.generator, spec.generator_kwargs)
+        d_kwargs = self._checked_keywords(arch, spec.architecture, arch.discriminator, spec.discriminator_kwargs)
+
+        def construct() -> tuple[Generator, Discriminator]:
+            return (arch.generator(data_shape=spec.data_shape, num_classes=spec.num_classes, **g_kwargs),
+                    arch.discriminator(data_shape=spec.data_shape, num_classes=spec.num_classes, **d_kwargs))
+
         try:
-            g = arch.generator(data_shape=spec.data_shape, num_classes=spec.num_classes, **spec.generator_kwargs)
-            d = arch.discriminator(data_shape=spec.data_shape, num_classes=spec.num_classes,
-                                   **spec.discriminator_kwargs)
-        except TypeError as exc:
+            if meta:
+                with torch.device("meta"):
+                    g, d = construct()
+            else:
+                g, d = construct()
+        except GanzooError:
+            raise
+        except (TypeError, MemoryError, RuntimeError) as exc:  # a keyword it lacks, a size no memory holds
+            if isinstance(exc, RuntimeError) and not _out_of_memory(exc):
+                raise  # any other error is the plugin's own, for its author (and the conformance kit) to see
+            detail = " ".join(str(exc).split())
             raise ConfigError(f"architecture {spec.architecture!r} (plugin {plugin!r}) rejected its arguments: "
-                              f"{exc}") from exc
-        _check_contract(spec, g, d, plugin)
+                              f"{detail}") from exc
+        if not meta:
+            _check_contract(spec, g, d, plugin)
         g.ganzoo_spec = spec
         d.ganzoo_spec = spec
         return g, d
+
+    def _checked_keywords(self, arch: Architecture, name: str, cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """A constructor's keywords from a spec, each checked against the kind of its default (as -o options are)."""
+        params, _ = _keywords(cls)
+        checked: dict[str, Any] = {}
+        for key, value in kwargs.items():
+            default = params.get(key)
+            if default is None or default is inspect.Parameter.empty:  # no default in the signature
+                default = arch.defaults.get(key, DEFAULT_LATENT_DIM if key == "latent_dim" else None)
+            checked[key] = check_like(f"model option {key} of {name!r}", value, default)
+        return checked
 
     def create(self, name: str, data_shape: Iterable[int], num_classes: int = 0,
                **overrides: Any) -> tuple[Generator, Discriminator]:
@@ -269,6 +309,12 @@ def load_catalog(
     use it for throwaway plugins). ``strict`` (default: ``$GANZOO_STRICT_PLUGINS``)
     turns any plugin failure into a :class:`PluginError`. ``disabled`` (default:
     ``$GANZOO_DISABLE_PLUGINS``, comma-separated) skips plugins by name.
+
+    The built-ins (the entry points of the ``ganzoo`` distribution, ``core`` first) load and
+    register before any other plugin, so a third-party plugin that registers a built-in name is
+    the one refused. Whatever a plugin raises at import or in a hook, ``SystemExit`` included,
+    is recorded as its failure; only ``KeyboardInterrupt`` goes through. Each import is timed
+    (``PluginInfo.import_seconds``).
     """
     if strict is None:
         strict = os.environ.get("GANZOO_STRICT_PLUGINS", "") not in ("", "0", "false", "no")
@@ -280,29 +326,39 @@ def load_catalog(
 
     candidates: list[tuple[str, Callable[[], object], str | None, str | None]] = []
     if entry_points:
-        eps = sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP),
-                     key=lambda ep: (ep.name != CORE_PLUGIN, ep.name))
-        seen: set[str] = set()
+        eps = sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=_load_order)
+        seen: dict[str, str | None] = {}
         for ep in eps:
-            if ep.name in seen:  # the same distribution visible twice on sys.path
-                continue
-            seen.add(ep.name)
             found = ep.dist
-            candidates.append((ep.name, ep.load, found.name if found else None, found.version if found else None))
+            dist, version = (found.name, found.version) if found else (None, None)
+            if ep.name in seen:
+                if seen[ep.name] != dist and not (ep.name in skip or (dist and dist in skip)):
+                    catalog.failures.append(PluginFailure(ep.name, "import", _taken_message(ep.name, dist,
+                                                                                            seen[ep.name]),
+                                                          dist, version))
+                continue  # else the same distribution, visible twice on sys.path
+            seen[ep.name] = dist
+            candidates.append((ep.name, ep.load, dist, version))
     for name, obj in plugins or ():
         candidates.append((name, _constant(obj), None, None))
 
     for name, load, dist, version in candidates:
         if name in skip or (dist and dist in skip):
             continue
+        started = time.perf_counter()
         try:
             obj = load()
-        except Exception as exc:  # any import failure is the plugin's, not ours
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # any import failure is the plugin's, not ours; sys.exit() included
             catalog.failures.append(PluginFailure(name, "import", _one_line(exc), dist, version))
             continue
+        seconds = round(time.perf_counter() - started, 3)
         try:
             pm.register(obj, name=name)
-        except Exception as exc:  # e.g. a hookimpl with a wrong signature
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # e.g. a hookimpl with a wrong signature
             catalog.failures.append(PluginFailure(name, "register", _one_line(exc), dist, version))
             continue
         unknown = _unknown_hooks(pm, obj)
@@ -313,7 +369,7 @@ def load_catalog(
             continue
         module = getattr(obj, "__name__", type(obj).__name__)
         info[name] = PluginInfo(name, module, dist, version,
-                                sorted(h.name for h in pm.get_hookcallers(obj) or ()))
+                                sorted(h.name for h in pm.get_hookcallers(obj) or ()), seconds)
 
     order = list(info)
     tables = {"register_architectures": catalog.architectures, "register_losses": catalog.losses,
@@ -333,7 +389,9 @@ def load_catalog(
                 # it, a plugin that raises loses only its own registrations, the others are still
                 # called, and plugins run in discovery order (core first; the first of a duplicate wins).
                 impls[plugin_name].function(register=register)
-            except Exception as exc:  # a failing plugin is isolated, its registrations dropped
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # a failing plugin is isolated, its registrations dropped
                 p = info[plugin_name]
                 catalog.failures.append(PluginFailure(plugin_name, hook, _one_line(exc), p.distribution, p.version))
                 failed.add(plugin_name)
@@ -420,7 +478,31 @@ def _constant(obj: object) -> Callable[[], object]:
     return lambda: obj
 
 
+def _out_of_memory(exc: BaseException) -> bool:
+    """Whether torch failed to allocate memory (its allocators raise RuntimeError, not MemoryError)."""
+    text = str(exc)
+    return "can't allocate memory" in text or "out of memory" in text.lower()
+
+
+def _load_order(ep: importlib.metadata.EntryPoint) -> tuple[int, str]:
+    """Built-ins first (``core`` before the others), then every other plugin; by name within each."""
+    builtin = ep.dist is not None and _canonical(ep.dist.name) == BUILTIN_DISTRIBUTION
+    return (0 if builtin and ep.name == CORE_PLUGIN else 1 if builtin else 2), ep.name
+
+
+def _canonical(dist: str) -> str:
+    return dist.lower().replace("_", "-").replace(".", "-")
+
+
+def _taken_message(name: str, dist: str | None, holder: str | None) -> str:
+    return (f"the plugin name {name!r} of distribution {dist or '(unknown)'} is already the name of a plugin of "
+            f"distribution {holder or '(unknown)'}, so it was not loaded; give its entry point another name "
+            "in its [project.entry-points.ganzoo] table")
+
+
 def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: the plugin called sys.exit({exc.code!r}); a plugin must raise an exception instead"
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

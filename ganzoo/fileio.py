@@ -123,3 +123,37 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [json_safe(v) for v in value]
     return value
+
+
+def load_json(data: str | bytes, what: str, error: type[Exception], *,
+              object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None, max_depth: int = 64) -> Any:
+    """Parse JSON that came from a file (a header, a manifest, a config): every failure is one ``error``.
+
+    ``what`` names the source in the message. Invalid UTF-8, invalid JSON, what ``object_pairs_hook``
+    refuses (e.g. duplicate keys), numbers too long to convert and nesting deeper than ``max_depth``
+    levels (ganzoo's own files nest a few levels; the interpreter's recursion limit is near 1,000)
+    all become ``error(message)``, so nothing read from a file can end in a RecursionError later.
+    """
+    import json
+
+    def refuse(reason: str) -> Exception:
+        return error(f"{what} is not valid JSON ({reason}); the file is damaged or was not written by ganzoo")
+
+    try:
+        value = json.loads(data, object_pairs_hook=object_pairs_hook)
+    except RecursionError:
+        raise refuse(f"nested more than {max_depth} levels deep") from None
+    except OSError:
+        raise
+    except Exception as exc:  # JSONDecodeError, UnicodeDecodeError, what the hook raises, int digit limits
+        raise refuse(" ".join(str(exc).split()) or type(exc).__name__) from exc
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > max_depth:
+            raise refuse(f"nested more than {max_depth} levels deep")
+        stack.extend((child, depth + 1) for child in children)
+    return value

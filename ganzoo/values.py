@@ -2,7 +2,7 @@
 model's record (``--from``), ``-o`` model options and loss options all pass the same rules.
 
 An option is checked against the kind of its default: a flag takes only true or false, a
-whole number only a whole number (never a boolean, never a fraction silently cut), a real
+whole number only an integer (never a boolean, never a float, so nothing is silently cut), a real
 number any finite number, text only text. Ranges are the caller's to give.
 """
 
@@ -32,13 +32,11 @@ def check_bool(name: str, value: Any) -> bool:
 
 def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int = MAX_INT,
               kind: str | None = None) -> int:
-    """``value`` as a whole number in [minimum, maximum]; a float is accepted only when it is whole (3.0).
+    """``value`` as a whole number in [minimum, maximum]: an int, never a float (not even 3.0) nor a bool.
 
     ``kind`` words what is expected in the error (default: "a whole number >= minimum").
     """
     kind = kind or f"a whole number{_range(minimum, maximum)}"
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and abs(value) <= MAX_INT:
-        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or \
             (minimum is not None and value < minimum) or value > maximum:
         raise ConfigError(f"{name} must be {kind}, got {_shown(value)}")

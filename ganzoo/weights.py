@@ -13,6 +13,9 @@ out of the registry still rebuilds its network alone::
 Reading never unpickles anything: the header is parsed and checked here (length bounds,
 JSON, offsets, sizes) before the bytes reach safetensors, and every failure becomes an
 :class:`~ganzoo.errors.IntegrityError` that names the file and what is wrong with it.
+:func:`read_header` and :func:`parse_header` give each tensor's dtype and shape without
+touching its bytes, and :func:`check_tensors` compares them with what a network expects,
+so a file can be judged against its architecture before that network is built for real.
 """
 
 from __future__ import annotations
@@ -29,15 +32,22 @@ import safetensors.torch
 import torch
 
 from .errors import ConfigError, GanzooError, IntegrityError, ModelNotFoundError
+from .fileio import load_json
 from .models import ModelSpec
 
 __all__ = [
     "FORMAT_VERSION",
     "ROLES",
+    "TensorInfo",
+    "check_tensors",
+    "dataset_from_metadata",
     "decode_weights",
     "encode_weights",
     "load_weights",
+    "parse_header",
+    "read_header",
     "read_metadata",
+    "read_weight_bytes",
     "read_weights",
     "save_weights",
     "spec_from_metadata",
@@ -51,6 +61,15 @@ MAX_HEADER_BYTES = 100_000_000  # the limit safetensors itself enforces
 _DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E4M3FNUZ": 1, "F8_E5M2FNUZ": 1,
                 "F8_E8M0": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4,
                 "I64": 8, "U64": 8, "F64": 8, "C64": 8}
+# The safetensors name of each torch dtype a state dict can hold (what safetensors writes for it).
+_DTYPE_NAMES = {torch.bool: "BOOL", torch.uint8: "U8", torch.int8: "I8", torch.int16: "I16", torch.int32: "I32",
+                torch.int64: "I64", torch.float16: "F16", torch.bfloat16: "BF16", torch.float32: "F32",
+                torch.float64: "F64", torch.complex64: "C64"}
+_DTYPE_NAMES.update({getattr(torch, attr): name for attr, name in (
+    ("float8_e5m2", "F8_E5M2"), ("float8_e4m3fn", "F8_E4M3"), ("uint16", "U16"), ("uint32", "U32"),
+    ("uint64", "U64")) if hasattr(torch, attr)})  # newer torch only
+
+TensorInfo = tuple[str, tuple[int, ...]]  # (safetensors dtype, shape) of one tensor, from a header
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -143,6 +162,11 @@ def _json(value: Any, what: str) -> str:
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
     """The header metadata of a safetensors file (checked, without reading the tensors)."""
+    return read_header(path)[0]
+
+
+def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, str], dict[str, TensorInfo]]:
+    """``(metadata, {name: (dtype, shape)})`` of a safetensors file, checked, without reading the tensors."""
     p = Path(path)
     try:
         with _open(p) as f:
@@ -154,7 +178,51 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
         raise
     except OSError as exc:
         raise IntegrityError(f"cannot read {p}: {exc.strerror or exc}") from exc
-    return _check_header(header, size - 8 - n, p)[0]
+    return _check_header(header, size - 8 - n, p)
+
+
+def read_weight_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The whole of a weight file (a regular file: a folder, FIFO or device is refused), unchecked."""
+    return _read(Path(path))
+
+
+def parse_header(data: bytes, source: str | os.PathLike[str]) -> tuple[dict[str, str], dict[str, TensorInfo]]:
+    """``(metadata, {name: (dtype, shape)})`` from the bytes of a safetensors file, checked; no tensor is made."""
+    p = Path(source)
+    n = _header_length(data[:8], len(data), p)
+    return _check_header(data[8:8 + n], len(data) - 8 - n, p)
+
+
+def check_tensors(expected: Mapping[str, torch.Tensor], found: Mapping[str, TensorInfo],
+                  source: str | os.PathLike[str], what: str) -> None:
+    """Refuse a header whose tensors are not exactly those of ``expected`` (a state dict, e.g. on the meta device).
+
+    Every key must be present with the same dtype and shape, and no other key may be there.
+    The first difference (a missing tensor, then an unexpected one, then the first whose dtype
+    or shape differs) raises :class:`IntegrityError` naming the file, the tensor, and what was
+    expected and found. ``what`` says what ``expected`` belongs to.
+    """
+    p = os.fspath(source)
+    fix = "the file is damaged or was written for another model: re-export or re-download it"
+    missing = [key for key in expected if key not in found]
+    if missing:
+        t = expected[missing[0]]
+        raise IntegrityError(f"{p}: its weights do not fit {what}: it has no tensor {missing[0]!r} "
+                             f"({_dtype_name(t.dtype)} of shape {list(t.shape)}; {len(missing)} missing in all); {fix}")
+    extra = sorted(set(found) - set(expected))
+    if extra:
+        raise IntegrityError(f"{p}: its weights do not fit {what}: it holds tensor {extra[0]!r} ({len(extra)} "
+                             f"unexpected in all), which that network does not have; {fix}")
+    for key, tensor in expected.items():
+        want = (_dtype_name(tensor.dtype), list(tensor.shape))
+        dtype, shape = found[key]
+        if (dtype, list(shape)) != want:
+            raise IntegrityError(f"{p}: its weights do not fit {what}: tensor {key!r} should be {want[0]} of shape "
+                                 f"{want[1]}, the file holds {dtype} of shape {list(shape)}; {fix}")
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return _DTYPE_NAMES.get(dtype, str(dtype))
 
 
 def load_weights(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
@@ -177,7 +245,8 @@ def decode_weights(data: bytes, source: str | os.PathLike[str]) -> tuple[dict[st
     """
     p = Path(source)
     n = _header_length(data[:8], len(data), p)
-    metadata, names = _check_header(data[8:8 + n], len(data) - 8 - n, p)
+    metadata, infos = _check_header(data[8:8 + n], len(data) - 8 - n, p)
+    names = set(infos)
     try:
         tensors = safetensors.torch.load(data)
     except Exception as exc:  # whatever safetensors objects to, the file is bad
@@ -197,16 +266,24 @@ def spec_from_metadata(meta: Mapping[str, str], path: str | os.PathLike[str]) ->
     if fmt != FORMAT_VERSION:
         raise IntegrityError(f"{os.fspath(path)} has ganzoo.format {fmt!r}; this ganzoo reads format "
                              f"{FORMAT_VERSION!r}. Upgrade ganzoo to load it.")
-    try:
-        raw = json.loads(meta["ganzoo.spec"])
-    except json.JSONDecodeError as exc:
-        raise IntegrityError(f"{os.fspath(path)}: header key 'ganzoo.spec' is not valid JSON: {exc}") from exc
+    raw = load_json(meta["ganzoo.spec"], f"header key 'ganzoo.spec' of {os.fspath(path)}", IntegrityError)
     if not isinstance(raw, dict):
         raise IntegrityError(f"{os.fspath(path)}: header key 'ganzoo.spec' must be a JSON object")
     try:
         return ModelSpec.from_dict(raw)
     except ConfigError as exc:
         raise IntegrityError(f"{os.fspath(path)}: header key 'ganzoo.spec' is malformed: {exc}") from exc
+
+
+def dataset_from_metadata(meta: Mapping[str, str], path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The dataset record in a weight file's header (``ganzoo.dataset``); {} when there is none."""
+    if "ganzoo.dataset" not in meta:
+        return {}
+    found = load_json(meta["ganzoo.dataset"], f"header key 'ganzoo.dataset' of {os.fspath(path)}", IntegrityError)
+    if not isinstance(found, dict):
+        raise IntegrityError(f"{os.fspath(path)}: header key 'ganzoo.dataset' must be a JSON object, got "
+                             f"{type(found).__name__}; the file is damaged or was not written by ganzoo")
+    return found
 
 
 def _open(p: Path) -> Any:
@@ -249,12 +326,9 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _check_header(raw: bytes, data_len: int, p: Path) -> tuple[dict[str, str], set[str]]:
-    """Validate the JSON header against the data section: ``(metadata, tensor names)``."""
-    try:
-        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise IntegrityError(f"{p} is not a safetensors file: its header is not valid JSON ({exc})") from exc
+def _check_header(raw: bytes, data_len: int, p: Path) -> tuple[dict[str, str], dict[str, TensorInfo]]:
+    """Validate the JSON header against the data section: ``(metadata, {name: (dtype, shape)})``."""
+    header = load_json(raw, f"the safetensors header of {p}", IntegrityError, object_pairs_hook=_no_duplicates)
     if not isinstance(header, dict):
         raise IntegrityError(f"{p} is not a safetensors file: its header is not a JSON object")
     metadata = header.pop("__metadata__", {})
@@ -262,8 +336,10 @@ def _check_header(raw: bytes, data_len: int, p: Path) -> tuple[dict[str, str], s
                                                   for k, v in metadata.items()):
         raise IntegrityError(f"{p}: header __metadata__ must map strings to strings")
     spans: list[tuple[int, int, str]] = []
+    infos: dict[str, TensorInfo] = {}
     for name, entry in header.items():
         spans.append(_check_entry(name, entry, p))
+        infos[name] = (entry["dtype"], tuple(entry["shape"]))
     spans.sort()
     end = 0
     for begin, stop, name in spans:
@@ -274,7 +350,7 @@ def _check_header(raw: bytes, data_len: int, p: Path) -> tuple[dict[str, str], s
     if end != data_len:
         raise IntegrityError(f"{p} is truncated or has trailing bytes: the header describes {end} bytes of tensor "
                              f"data, the file holds {data_len}")
-    return metadata, set(header)
+    return metadata, infos
 
 
 def _naturals(xs: list[Any]) -> bool:

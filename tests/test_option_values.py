@@ -19,6 +19,7 @@ RING = ["--dataset", "ring8", "--steps", "2", "--batch-size", "16", "--no-publis
     (["train", "gan", *RING, "-o", "latent_dim=abc"], "latent_dim of 'gan' must be a whole number, got 'abc'"),
     (["train", "gan", *RING, "-o", "latent_dim=NaN"], "latent_dim of 'gan' must be a whole number, got nan"),
     (["train", "gan", *RING, "-o", "hidden=2.5"], "must be a whole number, got 2.5"),
+    (["train", "gan", *RING, "-o", "hidden=10000000"], "'gan' (plugin 'gan') rejected its arguments"),
     (["train", "gan", *RING, "-o", "data_shape=[1]"], "'data_shape' comes from the dataset"),
     (["train", "gan", *RING, "-o", "num_classes=5"], "'num_classes' comes from the dataset"),
     (["train", "gan", *RING, "-o", "hidden=8", "-o", "hidden=16"], "model option 'hidden' is given twice"),
@@ -43,13 +44,14 @@ def test_the_same_rules_apply_from_python_and_from_a_stored_record():
         ganzoo.TrainConfig.from_dict({"deterministic": 1})  # what --from reads back from a manifest
     with pytest.raises(ganzoo.ConfigError, match="betas must be two numbers"):
         ganzoo.resolve_run("gan", options={"betas": [0.5, float("inf")]})
-    assert ganzoo.TrainConfig(steps=3.0, betas=[0.4, 0.9]).steps == 3  # a whole float is that whole number
+    with pytest.raises(ganzoo.ConfigError, match=r"steps must be a positive integer, got 3\.0"):
+        ganzoo.TrainConfig(steps=3.0)  # a whole number is an integer: a float is never cut or converted
     assert ganzoo.TrainConfig(betas=[0.4, 0.9]).betas == (0.4, 0.9)
 
 
 def test_the_rules():
-    assert check_int("n", 3) == 3 and check_int("n", 4.0) == 4
-    for bad in (True, 3.5, "3", float("nan"), None):
+    assert check_int("n", 3) == 3
+    for bad in (True, 3.5, 4.0, "3", float("nan"), None):
         with pytest.raises(ganzoo.ConfigError, match="n must be"):
             check_int("n", bad)
     with pytest.raises(ganzoo.ConfigError, match=r"n must be a whole number in \[1, 5\], got 6"):
@@ -72,3 +74,20 @@ def test_the_rules():
         parse_key_values(["a=1", "a=2"], "option", "a=1")
     with pytest.raises(ganzoo.ConfigError, match="must look like KEY=VALUE"):
         parse_key_values(["a"], "option", "a=1")
+
+
+def test_references_and_damaged_records_are_one_line(cli_run):
+    import json
+
+    cli_run("train", *["gan", *RING[:-1]], "--name", "m")
+    assert "the version after ':' must be a positive integer" in \
+        cli_run("sample", "m:99999999999999999999", code=1).output
+    manifest = ganzoo.Registry().resolve("m").path / "manifest.json"
+    record = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**record, "spec": "x"}))
+    result = cli_run("models", "export", "m", "out", code=1)
+    assert "has no usable 'spec'" in result.output and len(result.output.strip().splitlines()) == 1
+    manifest.write_text(json.dumps({**record, "dataset": "digits"}))
+    result = cli_run("eval", "m", code=1)
+    assert "does not record the dataset it was trained on" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output

@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from ..errors import DataError
+
 __all__ = [
     "MixtureScore",
     "class_histogram_kl",
@@ -61,6 +63,14 @@ def mixture_score(samples: torch.Tensor, centers: torch.Tensor, std: float, *, m
 # -- feature-space metrics ----------------------------------------------------------------------
 
 
+def _finite(metric: str, **features: torch.Tensor) -> None:
+    """Refuse NaN or infinite features: linear algebra on them gives nonsense, or worse, crashes in LAPACK."""
+    for name, f in features.items():
+        if not bool(torch.isfinite(f).all()):
+            raise DataError(f"{metric}: the {name} features are not finite (they hold NaN or infinite values); "
+                            "check the samples they were computed from")
+
+
 def _stats(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     f = features.detach().double().cpu()
     return f.mean(0), torch.cov(f.T)
@@ -73,6 +83,7 @@ def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
     root is the sum of the square roots of the eigenvalues of ``S_r S_f`` (real and
     non-negative for covariance matrices; tiny negative round-off is clamped).
     """
+    _finite("Frechet distance", real=real, fake=fake)
     mu_r, s_r = _stats(real)
     mu_f, s_f = _stats(fake)
     eig = torch.linalg.eigvals(s_r @ s_f).real.clamp_min(0)
@@ -83,6 +94,7 @@ def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
 def kernel_inception_distance(real: torch.Tensor, fake: torch.Tensor, *, subsets: int = 50,
                               subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
     """KID (Bińkowski et al. 2018): unbiased MMD^2 with the kernel (x.y / d + 1)^3, mean and std over subsets."""
+    _finite("KID", real=real, fake=fake)
     r, f = real.detach().double().cpu(), fake.detach().double().cpu()
     m = min(subset_size, len(r), len(f))
     d = r.shape[1]

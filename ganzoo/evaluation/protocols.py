@@ -1,6 +1,8 @@
 """Evaluation protocols: the 2-D mixture protocol, classifier-feature metrics, stacked-digit modes, Inception FID.
 
 Every result carries its protocol: sample counts, reference split and feature extractor.
+Generated samples enter every protocol through :func:`_generated`, which refuses NaN and
+infinite values before any feature is extracted or any metric computed.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import torch
 
 from ..data import DataOptions, Dataset, grid25_centers, ring8_centers
 from ..data.builtin import GRID_STD, RING_STD
-from ..errors import ConfigError
+from ..errors import ConfigError, IntegrityError
 from ..models import Generator
 from ..sampling import generate
 from .classifier import dataset_key, features, load_or_train_classifier, store_cache
@@ -36,6 +38,26 @@ def _split_name(dataset: Dataset) -> str:
     return "test" if dataset.preprocessing.get("split") == "test" else "training"
 
 
+def _model_name(generator: Generator) -> str:
+    manifest = generator.ganzoo_manifest
+    if isinstance(manifest, dict) and manifest.get("name") is not None:
+        return f"model {manifest['name']}:{manifest.get('version')}"
+    spec = generator.ganzoo_spec
+    return f"the {spec.architecture} generator" if spec is not None else f"the {type(generator).__name__}"
+
+
+def _generated(generator: Generator, n: int, *, labels: torch.Tensor | None = None, seed: int = 0) -> torch.Tensor:
+    """``n`` samples of ``generator`` on the CPU, refused unless every value is finite: where samples enter metrics."""
+    x = generate(generator, n, labels=labels, seed=seed).cpu()
+    finite = torch.isfinite(x)
+    if not bool(finite.all()):
+        bad = int((~finite).sum())
+        raise IntegrityError(f"{_model_name(generator)} draws non-finite samples ({bad} of {x.numel()} values are "
+                             "NaN or infinite), so no metric can be computed: its weights hold NaN or infinite "
+                             "values (a diverged or damaged model); evaluate another version or retrain it")
+    return x
+
+
 def evaluate_images(generator: Generator, dataset: Dataset, root: Path, *, samples: int = 2000,
                     seed: int = 0, reference: Dataset | None = None) -> dict[str, Any]:
     """Classifier-feature metrics of ``generator`` against ``samples`` real images.
@@ -43,17 +65,17 @@ def evaluate_images(generator: Generator, dataset: Dataset, root: Path, *, sampl
     The classifier is trained on ``dataset`` (the training data); the real images come from
     ``reference`` (e.g. the test split) when given, else from ``dataset``.
     """
-    classifier, info = load_or_train_classifier(dataset, root)
     g = torch.Generator().manual_seed(seed)
     ref = reference if reference is not None else dataset
     n = min(samples, len(ref))
     real_idx = torch.randperm(len(ref), generator=g)[:n]
-    real_f, real_pred = features(classifier, ref.to_float(ref.data[real_idx]))
     labels = None
     if generator.num_classes:
         assert dataset.labels is not None
         labels = dataset.labels[torch.randint(len(dataset), (n,), generator=g)]
-    fake = generate(generator, n, labels=labels, seed=seed).cpu()
+    fake = _generated(generator, n, labels=labels, seed=seed)  # before the classifier is trained or loaded
+    classifier, info = load_or_train_classifier(dataset, root)
+    real_f, real_pred = features(classifier, ref.to_float(ref.data[real_idx]))
     fake_f, fake_pred = features(classifier, fake)
     kid, kid_std = kernel_inception_distance(real_f, fake_f, subset_size=min(1000, n))
     precision, recall = precision_recall(real_f, fake_f)
@@ -82,7 +104,7 @@ def evaluate_mixture(generator: Generator, dataset_name: str, *, samples: int = 
                      seed: int = 0) -> dict[str, Any]:
     """The VEEGAN/PacGAN 2-D protocol: modes covered, high-quality share, reverse KL."""
     centers_fn, std = MIXTURES[dataset_name]
-    x = generate(generator, samples, seed=seed)
+    x = _generated(generator, samples, seed=seed)
     score = mixture_score(x, centers_fn(), std)
     result: dict[str, Any] = score.to_dict()
     result["protocol"] = {"kind": "2d-mixture", "samples": samples, "high_quality": "within 3 std of a centre",
@@ -124,7 +146,7 @@ def evaluate_stacked(generator: Generator, root: Path, *, samples: int = STACKED
     labels = None
     if generator.num_classes:
         labels = torch.randint(generator.num_classes, (samples,), generator=torch.Generator().manual_seed(seed))
-    result = score_stacked(generate(generator, samples, labels=labels, seed=seed).cpu(), root)
+    result = score_stacked(_generated(generator, samples, labels=labels, seed=seed), root)
     result["protocol"]["seed"] = seed
     return result
 
@@ -158,6 +180,10 @@ def evaluate_inception(generator: Generator, dataset: Dataset, root: Path, *, sa
     extractor = InceptionFeatures()
     ref = reference if reference is not None else dataset
     n = min(samples, len(ref))
+    labels = None
+    if generator.num_classes and dataset.labels is not None:
+        labels = dataset.labels[torch.randint(len(dataset), (n,), generator=torch.Generator().manual_seed(seed))]
+    generated = _generated(generator, n, labels=labels, seed=seed)  # before any reference feature is computed
     key = hashlib.sha256(f"{dataset_key(ref)}-{n}-{seed}-{extractor.sha256}".encode()).hexdigest()[:16]
     path = root / "fid" / f"{ref.name}-{key}.safetensors"
     if path.exists():
@@ -166,10 +192,7 @@ def evaluate_inception(generator: Generator, dataset: Dataset, root: Path, *, sa
         idx = torch.randperm(len(ref), generator=torch.Generator().manual_seed(seed))[:n]
         real = extractor(ref.data[idx])
         store_cache(path, {"features": real}, {"ganzoo.reference": ref.name})
-    labels = None
-    if generator.num_classes and dataset.labels is not None:
-        labels = dataset.labels[torch.randint(len(dataset), (n,), generator=torch.Generator().manual_seed(seed))]
-    fake = extractor(generate(generator, n, labels=labels, seed=seed).cpu())
+    fake = extractor(generated)
     kid, kid_std = kernel_inception_distance(real, fake, subset_size=min(1000, n))
     return {"fid": frechet_distance(real, fake), "kid": kid, "kid_std": kid_std,
             "protocol": {"kind": "inception", "samples": n,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 from ..data.loading import load_dataset
 from ..errors import IntegrityError
 from ..registry import Registry, is_path_ref, load_generator
-from ..weights import read_metadata
+from ..weights import dataset_from_metadata, read_metadata
 from .protocols import evaluate, evaluate_inception
 
 __all__ = ["evaluate_stored"]
@@ -28,10 +27,7 @@ def evaluate_stored(ref: str | os.PathLike[str], *, registry: Any = None, sample
     reg = registry if isinstance(registry, Registry) else Registry(registry)
     g = load_generator(ref, registry=reg)
     if is_path_ref(ref):
-        try:
-            info = json.loads(read_metadata(ref).get("ganzoo.dataset", "{}"))
-        except (ValueError, RecursionError) as exc:
-            raise IntegrityError(f"{ref}: its ganzoo.dataset header is not readable JSON: {exc}") from None
+        info: Any = dataset_from_metadata(read_metadata(ref), ref)
     else:
         info = (g.ganzoo_manifest or {}).get("dataset")
     dataset_name = info.get("name") if isinstance(info, dict) else None

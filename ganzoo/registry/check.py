@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, GanzooError
 from ..fileio import sha256_file
@@ -13,7 +14,7 @@ from .names import check_filename, check_model_name
 if TYPE_CHECKING:
     from .store import ModelRecord, Registry
 
-__all__ = ["verify_registry"]
+__all__ = ["file_problems", "verify_registry"]
 
 STALE_REPORT_S = 3600.0  # a staging folder older than this is reported; younger ones may be in use
 
@@ -48,31 +49,35 @@ def _check_version(registry: Registry, record: ModelRecord) -> list[str]:
         files = registry.read_manifest(record).files
     except GanzooError as exc:
         return [f"{where}: manifest unusable: {exc}"]
-    problems: list[str] = []
-    if "generator.safetensors" not in files:
-        problems.append(f"{where}: the manifest lists no generator.safetensors")
-    for filename, expected in sorted(files.items()):
-        try:
-            path = folder / check_filename(filename)  # the manifest is data: never follow it out of the folder
-        except ConfigError:
-            problems.append(f"{where}: the manifest lists an invalid file name {filename!r}")
-            continue
-        if not isinstance(expected, dict) or not {"sha256", "size"} <= set(expected):
-            problems.append(f"{where}: manifest entry for {filename} lacks sha256/size")
-        elif not path.is_file():
-            problems.append(f"{where}: missing file {filename}")
-        else:
-            digest, size = sha256_file(path)
-            if size != expected["size"]:
-                problems.append(f"{where}: {filename} has the wrong size: expected {expected['size']} bytes, "
-                                f"got {size}")
-            elif digest != expected["sha256"]:
-                problems.append(f"{where}: {filename} sha256 mismatch: expected {expected['sha256']}, "
-                                f"got {digest}")
+    problems = [f"{where}: {p}" for p in file_problems(folder, files)]
     for entry in sorted(folder.iterdir()):
         if entry.name != "manifest.json" and entry.name not in files:
             problems.append(f"{where}: unexpected {'folder' if entry.is_dir() else 'file'} {entry.name} "
                             "(not in the manifest)")
+    return problems
+
+
+def file_problems(folder: Path, files: Mapping[str, Any]) -> list[str]:
+    """The problems of the files a manifest lists: a generator, valid names, each present with its size and sha256."""
+    problems: list[str] = []
+    if "generator.safetensors" not in files:
+        problems.append("the manifest lists no generator.safetensors")
+    for filename, expected in sorted(files.items()):
+        try:
+            path = folder / check_filename(filename)  # the manifest is data: never follow it out of the folder
+        except ConfigError:
+            problems.append(f"the manifest lists an invalid file name {filename!r}")
+            continue
+        if not isinstance(expected, dict) or not {"sha256", "size"} <= set(expected):
+            problems.append(f"manifest entry for {filename} lacks sha256/size")
+        elif not path.is_file():
+            problems.append(f"missing file {filename}")
+        else:
+            digest, size = sha256_file(path)
+            if size != expected["size"]:
+                problems.append(f"{filename} has the wrong size: expected {expected['size']} bytes, got {size}")
+            elif digest != expected["sha256"]:
+                problems.append(f"{filename} sha256 mismatch: expected {expected['sha256']}, got {digest}")
     return problems
 
 
@@ -92,6 +97,9 @@ def _strays(root: Path, indexed: set[tuple[str, int]]) -> list[str]:
         for sub in sorted(entry.iterdir()):
             if not (sub.name.isascii() and sub.name.isdigit() and str(int(sub.name)) == sub.name and sub.is_dir()):
                 problems.append(f"{_rel(root, sub)}: unexpected entry (a model folder holds version folders)")
+            elif (name, int(sub.name)) not in indexed and (sub / "manifest.json").exists():
+                problems.append(f"{_rel(root, sub)}: orphan version folder, not in the index, holding a manifest; "
+                                f"add it with: ganzoo models reindex --registry {root}")
             elif (name, int(sub.name)) not in indexed:
                 problems.append(f"{_rel(root, sub)}: orphan version folder, not in the index (left by an "
                                 "interrupted publish or removal); delete it")

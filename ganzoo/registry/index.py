@@ -16,12 +16,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import IntegrityError, RegistryError
 
-__all__ = ["SCHEMA_VERSION", "Index", "Row"]
+__all__ = ["SCHEMA_VERSION", "Index", "Memory", "Row"]
 
 SCHEMA_VERSION = 1  # PRAGMA user_version; bump with a migration in _migrate
 LOCK_TIMEOUT_S = 120.0  # how long a writer waits for another publisher to finish
@@ -65,6 +65,15 @@ class Row:
     aliases: tuple[str, ...]
 
 
+@dataclass
+class Memory:
+    """What an index remembers beyond the manifests: aliases, and the highest version ever issued per name."""
+
+    versions: set[tuple[str, int]] = field(default_factory=set)  # (name, version) rows
+    aliases: dict[tuple[str, str], int] = field(default_factory=dict)  # (name, alias) -> version
+    issued: dict[str, int] = field(default_factory=dict)  # name -> last version issued
+
+
 class Index:
     """Access to ``index.sqlite``; every method opens and closes its own connection."""
 
@@ -92,6 +101,9 @@ class Index:
     def writing(self) -> Iterator[sqlite3.Connection]:
         """One write transaction under SQLite's write lock: committed on success, rolled back on error."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_symlink():
+            raise RegistryError(f"refusing to write through {self.path}: it is a symbolic link; the index must be a "
+                                "file inside the registry root: replace the link with the file it points to")
         try:
             conn = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_S, isolation_level=None)
         except sqlite3.DatabaseError as exc:
@@ -129,8 +141,26 @@ class Index:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _broken(self, exc: sqlite3.DatabaseError) -> IntegrityError:
-        return IntegrityError(f"the registry index {self.path} cannot be used: {exc}. If it is damaged, move it "
-                              "aside; the manifests in models/ still describe every version.")
+        return IntegrityError(f"the registry index {self.path} cannot be used: {exc}; the manifests in models/ "
+                              "still describe every version: rebuild the index from them with: ganzoo models "
+                              f"reindex --registry {self.path.parent}")
+
+    def salvage(self) -> Memory:
+        """Whatever a damaged index still lets us read (read-only, table by table); never raises."""
+        memory = Memory()
+        if not self.path.is_file():
+            return memory
+        try:
+            conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, timeout=LOCK_TIMEOUT_S)
+        except sqlite3.Error:
+            return memory
+        with closing(conn):
+            for read in (_read_versions, _read_aliases, _read_issued):
+                try:
+                    read(conn, memory)
+                except (sqlite3.Error, TypeError, ValueError):
+                    continue
+        return memory
 
     # -- queries -------------------------------------------------------------------------------
     def rows(self, name: str | None = None) -> list[Row]:
@@ -231,3 +261,36 @@ def delete_version(conn: sqlite3.Connection, name: str, version: int) -> None:
         remaining = conn.execute("SELECT MAX(version) FROM models WHERE name = ?", (name,)).fetchone()[0]
         if remaining is not None:
             point_alias(conn, name, "latest", int(remaining))
+
+
+def remembered(conn: sqlite3.Connection) -> Memory:
+    """What a usable index holds beyond the manifests (call inside the write transaction)."""
+    memory = Memory()
+    for read in (_read_versions, _read_aliases, _read_issued):
+        read(conn, memory)
+    return memory
+
+
+def _read_versions(conn: sqlite3.Connection, memory: Memory) -> None:
+    memory.versions.update((str(n), int(v)) for n, v in conn.execute("SELECT name, version FROM models"))
+
+
+def _read_aliases(conn: sqlite3.Connection, memory: Memory) -> None:
+    memory.aliases.update(((str(n), str(a)), int(v)) for n, a, v in
+                          conn.execute("SELECT name, alias, version FROM aliases"))
+
+
+def _read_issued(conn: sqlite3.Connection, memory: Memory) -> None:
+    memory.issued.update((str(n), int(v)) for n, v in conn.execute("SELECT name, last_version FROM names"))
+
+
+def rebuild(conn: sqlite3.Connection, rows: list[Row], issued: dict[str, int]) -> None:
+    """Replace every row, alias and issued number with ``rows`` (aliases included) and ``issued``."""
+    conn.execute("DELETE FROM aliases")
+    conn.execute("DELETE FROM models")
+    conn.execute("DELETE FROM names")
+    for row in rows:
+        insert_version(conn, row)
+    for name, last in issued.items():
+        conn.execute("INSERT INTO names (name, last_version) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET "
+                     "last_version = MAX(last_version, excluded.last_version)", (name, last))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, IntegrityError
-from ..fileio import json_safe
+from ..fileio import json_safe, load_json
 from ..models import ModelSpec
 
 __all__ = ["MANIFEST", "MANIFEST_FORMAT", "REGISTRY_KEYS", "Manifest"]
@@ -108,12 +108,12 @@ class Manifest:
     def read(cls, path: Path, where: str) -> Manifest:
         """Read and check ``path``; every failure is an IntegrityError that says what is wrong."""
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            raw = path.read_bytes()
         except FileNotFoundError as exc:
             raise IntegrityError(f"{where}: {path} is missing") from exc
-        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-            raise IntegrityError(f"{where}: {path} is unreadable: {exc}") from exc
-        return cls.from_dict(data, f"{where}: {path}")
+        except OSError as exc:
+            raise IntegrityError(f"{where}: {path} is unreadable: {exc.strerror or exc}") from exc
+        return cls.from_dict(load_json(raw, f"{where}: {path}", IntegrityError), f"{where}: {path}")
 
 
 def checked_body(manifest: Any) -> dict[str, Any]:

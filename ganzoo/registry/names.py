@@ -2,7 +2,8 @@
 
 A name becomes a folder (``models/<name>/``), so the rules are strict and checked before
 any path is built; every path the registry builds is checked again with
-:func:`inside` after resolving symlinks.
+:func:`inside` after resolving symlinks; a path the registry writes must also be reached
+without passing through a symbolic link (:func:`real_inside`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, RegistryError
+from ..values import MAX_INT
 
-__all__ = ["ModelRef", "check_alias", "check_filename", "check_model_name", "inside", "parse_ref"]
+__all__ = ["ModelRef", "check_alias", "check_filename", "check_model_name", "inside", "parse_ref", "real_inside"]
 
 _NAME_RULE = ("1-64 characters from a-z, 0-9, '-', '_' and '.', not starting with '.' or '-', "
               "and no '..'")
@@ -78,7 +80,7 @@ def parse_ref(ref: object) -> ModelRef:
         raise ConfigError(f"invalid model reference {text!r}: use name, name:VERSION or name@ALIAS, not both")
     if ":" in text:
         name, _, version = text.partition(":")
-        if not (version.isascii() and version.isdigit()) or int(version) < 1:
+        if not (version.isascii() and version.isdigit()) or not 1 <= int(version) <= MAX_INT:
             raise ConfigError(f"invalid model reference {text!r}: the version after ':' must be a positive "
                               "integer (e.g. dcgan-digits:3)")
         return ModelRef(check_model_name(name), version=int(version))
@@ -94,3 +96,21 @@ def inside(root: Path, path: Path) -> Path:
     if not resolved.is_relative_to(root.resolve()):
         raise RegistryError(f"refusing to touch {resolved}: it lies outside the registry root {root}")
     return resolved
+
+
+def real_inside(root: Path, path: Path) -> Path:
+    """``path`` (built below the resolved ``root``) checked for writing: no part of it below the root is a
+    symbolic link, and it lies within the root. Returns the resolved path.
+
+    A link inside the store (``tmp``, ``models/<name>``, a version folder) would let a write, a rename or a
+    removal land wherever it points, so it is refused even when it points inside the root.
+    """
+    root = root.resolve()
+    current = root
+    for part in path.relative_to(root).parts:
+        current = current / part
+        if current.is_symlink():
+            raise RegistryError(f"refusing to write through {current}: it is a symbolic link (to "
+                                f"{os.readlink(current)}); the registry writes only into real folders inside "
+                                f"{root}: replace the link with a folder")
+    return inside(root, path)

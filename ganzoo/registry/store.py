@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import dataclasses
 import difflib
 import json
 import os
@@ -38,10 +39,11 @@ from ..fileio import (
 from ..models import ModelSpec
 from ..weights import ROLES, decode_weights, save_weights, weight_metadata
 from . import index as ix
+from .check import file_problems
 from .manifest import MANIFEST, MANIFEST_FORMAT, Manifest, checked_body
-from .names import ModelRef, check_alias, check_filename, check_model_name, inside, parse_ref
+from .names import ModelRef, check_alias, check_filename, check_model_name, inside, parse_ref, real_inside
 
-__all__ = ["MANIFEST_FORMAT", "Manifest", "ModelRecord", "Registry"]
+__all__ = ["MANIFEST_FORMAT", "Manifest", "ModelRecord", "Registry", "ReindexReport"]
 
 ENV_VAR = "GANZOO_REGISTRY"
 STALE_STAGING_S = 24 * 3600.0  # a staging folder this old belongs to a publish that crashed
@@ -63,6 +65,15 @@ class ModelRecord:
     @property
     def ref(self) -> str:
         return f"{self.name}:{self.version}"
+
+
+@dataclass(frozen=True)
+class ReindexReport:
+    """What :meth:`Registry.reindex` did."""
+
+    records: builtins.list[ModelRecord]  # every version the rebuilt index holds
+    skipped: builtins.list[str]  # one line per folder, row or alias left out, with the reason
+    old_index: Path | None = None  # where an unreadable index was kept, when there was one
 
 
 class Registry:
@@ -115,9 +126,15 @@ class Registry:
         journal lets them read until the commit). The staging folder is renamed into
         place before the row is inserted and the transaction commits after both, so:
         a crash before the rename leaves only a folder in tmp/; a crash between rename
-        and commit leaves an unindexed orphan folder, which the next publish of that
-        version replaces and ``verify`` reports; after the commit the version is
+        and commit leaves an unindexed but whole version folder, which ``verify`` reports
+        and the next publish of that name indexes (see below); after the commit the version is
         complete. On any error the transaction rolls back and both folders are removed.
+
+        A folder already at the next version's place is never replaced if it holds a
+        ``manifest.json``: one whose manifest and files verify (a publish that crashed after its
+        rename, or a version whose index row was lost) is added to the index as it is, one that
+        does not verify is left alone and its number skipped. Only a folder without a manifest
+        (an orphan of a crash) is removed.
         """
         name = check_model_name(name)
         alias_list = tuple(dict.fromkeys(check_alias(a) for a in _strings(aliases, "aliases")))
@@ -130,7 +147,8 @@ class Registry:
         with _storage_errors(f"could not store {name} in the registry at {self.root}"):
             if self.root.exists() and not self.root.is_dir():
                 raise ConfigError(f"the registry root {self.root} is a file, not a folder; pass another --registry")
-            tmp = inside(self.root, self.root / "tmp")
+            tmp = self._path("tmp")
+            self._path("models", name)  # refused before anything is written if it is a link
             tmp.mkdir(parents=True, exist_ok=True)
             remove_stale(tmp, STALE_STAGING_S)
             # Not tempfile.mkdtemp: its 0o700 mode would follow the folder into models/.
@@ -141,10 +159,17 @@ class Registry:
             try:
                 with self._index.writing() as conn:
                     version = ix.next_version(conn, name)
+                    final = self._path("models", name, str(version))
+                    while final.exists():
+                        if not (final / MANIFEST).exists():
+                            _remove_tree(final)  # not in the index, no manifest: an orphan of a crashed publish
+                            break
+                        found, _ = _scan_version(final, name, version)
+                        if found is not None:
+                            ix.insert_version(conn, found)  # a whole version the index had lost: kept
+                        version += 1  # a folder with a manifest is never replaced
+                        final = self._path("models", name, str(version))
                     ref = f"{name}:{version}"
-                    final = inside(self.root, self.root / "models" / name / str(version))
-                    if final.exists() or final.is_symlink():
-                        _remove_tree(final)  # not in the index: an orphan of a crashed publish
                     for role in roles:
                         save_weights(staging / f"{role}.safetensors", weights[role],
                                      {**base_meta, "ganzoo.role": role, "ganzoo.model": ref})
@@ -238,7 +263,7 @@ class Registry:
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"metrics for {record.ref} must be JSON-serializable: {exc}") from exc
             manifest = self.read_manifest(record).with_metrics(key, results)
-            write_atomic(inside(self.root, record.path / MANIFEST), manifest.encode())
+            write_atomic(self._path("models", record.name, str(record.version)) / MANIFEST, manifest.encode())
             return manifest.to_dict()
 
     def set_alias(self, ref: str, alias: str) -> ModelRecord:
@@ -275,15 +300,16 @@ class Registry:
         ``latest`` moves to the highest remaining version; the number is never reissued.
         """
         record = self.resolve(ref)
+        folder = self._path("models", record.name, str(record.version))  # links refused before any change
+        tmp = self._path("tmp")
         with self._index.writing() as conn:
             if not ix.query_rows(conn, record.name, record.version):
                 raise ModelNotFoundError(f"{record.ref} was removed meanwhile")
             ix.delete_version(conn, record.name, record.version)
         # After the commit: a crash from here on leaves an orphan folder, never a dangling row.
-        folder = inside(self.root, record.path)
         if folder.exists():
-            (self.root / "tmp").mkdir(exist_ok=True)
-            trash = self.root / "tmp" / f"removed-{record.name}-{secrets.token_hex(8)}"
+            tmp.mkdir(exist_ok=True)
+            trash = self._path("tmp", f"removed-{record.name}-{secrets.token_hex(8)}")
             trash.mkdir()
             os.replace(folder, trash / "version")  # disappears from models/ at once, then deleted
             shutil.rmtree(trash, ignore_errors=True)
@@ -298,6 +324,96 @@ class Registry:
 
         return verify_registry(self)
 
+    def reindex(self) -> ReindexReport:
+        """Rebuild ``index.sqlite`` from every ``models/<name>/<version>/manifest.json`` that reads and verifies.
+
+        Aliases and the highest issued version of each name are kept from the old index as far as
+        it can be read; every name keeps at least ``latest`` (on its highest version). A usable
+        index is rebuilt in place, in one write transaction; an unreadable one is kept beside the
+        new one as ``index.sqlite.damaged-<time>``. Nothing under ``models/`` is changed or
+        deleted: what does not verify is listed in the report's ``skipped``.
+        """
+        with _storage_errors(f"could not rebuild the index of the registry at {self.root}"):
+            if not self.root.is_dir():
+                raise ConfigError(f"there is no registry at {self.root} to reindex (no such folder); pass the "
+                                  "registry's folder with --registry or $GANZOO_REGISTRY")
+            self._path("models")
+            index = self._path("index.sqlite")
+            try:
+                usable = self._index.quick_check() == "ok"
+            except IntegrityError:
+                usable = False
+            if usable:
+                with self._index.writing() as conn:
+                    skipped = self._rebuild(conn, ix.remembered(conn))
+                return ReindexReport(self.list(), skipped)
+            memory = self._index.salvage()
+            tmp = self._path("tmp")
+            tmp.mkdir(exist_ok=True)
+            fresh = tmp / f"index-{secrets.token_hex(8)}.sqlite"
+            try:
+                with ix.Index(fresh).writing() as conn:
+                    skipped = self._rebuild(conn, memory)
+                aside = self.root / f"index.sqlite.damaged-{utc_now().replace(':', '')}-{secrets.token_hex(2)}"
+                shutil.copy2(index, aside)
+                journal = index.with_name(index.name + "-journal")
+                if journal.exists():  # a journal of the damaged file must never be replayed into the new one
+                    os.replace(journal, aside.with_name(aside.name + "-journal"))
+                os.replace(fresh, index)
+                fsync_dir(self.root)
+            finally:
+                fresh.unlink(missing_ok=True)
+                fresh.with_name(fresh.name + "-journal").unlink(missing_ok=True)
+        return ReindexReport(self.list(), skipped, aside)
+
+    def _rebuild(self, conn: Any, memory: ix.Memory) -> builtins.list[str]:
+        """Fill the index behind ``conn`` from the manifests; returns the lines of what was left out."""
+        rows: dict[tuple[str, int], ix.Row] = {}
+        issued = dict(memory.issued)
+        skipped: builtins.list[str] = []
+        models = self.root / "models"
+        for entry in sorted(models.iterdir()) if models.is_dir() else ():
+            where = entry.relative_to(self.root).as_posix()
+            try:
+                name = check_model_name(entry.name)
+            except ConfigError:
+                skipped.append(f"{where}: not a valid model name; skipped")
+                continue
+            if entry.is_symlink() or not entry.is_dir():
+                skipped.append(f"{where}: not a folder (a link or a file); skipped")
+                continue
+            for sub in sorted(entry.iterdir(), key=lambda p: (len(p.name), p.name)):
+                where = sub.relative_to(self.root).as_posix()
+                if not (sub.name.isascii() and sub.name.isdigit() and str(int(sub.name)) == sub.name):
+                    skipped.append(f"{where}: not a version folder; skipped")
+                    continue
+                version = int(sub.name)
+                issued[name] = max(issued.get(name, 0), version)  # a number on disk is never issued again
+                if sub.is_symlink() or not sub.is_dir():
+                    skipped.append(f"{where}: not a folder (a link or a file); skipped")
+                    continue
+                row, problem = _scan_version(sub, name, version)
+                if row is None:
+                    skipped.append(f"{where}: {problem}; skipped")
+                else:
+                    rows[name, version] = row
+        for name, version in sorted(memory.versions - set(rows)):
+            if not (models / name / str(version)).exists():
+                skipped.append(f"{name}:{version}: in the old index, but models/{name}/{version} is missing; dropped")
+        aliases: dict[tuple[str, int], builtins.list[str]] = {}
+        for (name, alias), version in sorted(memory.aliases.items()):
+            if (name, version) in rows:
+                aliases.setdefault((name, version), []).append(alias)
+            elif alias != "latest":  # latest is set again below
+                skipped.append(f"{name}@{alias}: pointed to {name}:{version}, which is not in the rebuilt index; "
+                               "dropped")
+        for name in {n for n, _ in rows}:
+            if not any(n == name and "latest" in a for (n, _), a in aliases.items()):
+                aliases.setdefault((name, max(v for n, v in rows if n == name)), []).append("latest")
+        ix.rebuild(conn, [dataclasses.replace(row, aliases=tuple(sorted(aliases.get(key, ()))))
+                          for key, row in sorted(rows.items())], issued)
+        return skipped
+
     def list(self, name: str | None = None) -> builtins.list[ModelRecord]:
         """Every version (of ``name``, if given), sorted by name then version."""
         if name is not None:
@@ -305,6 +421,10 @@ class Registry:
         return [self._record(row) for row in self._index.rows(name)]
 
     # -- helpers -------------------------------------------------------------------------------
+    def _path(self, *parts: str) -> Path:
+        """A path the registry writes: inside the root, reached through no symbolic link."""
+        return real_inside(self.root, self.root.joinpath(*parts))
+
     def _record(self, row: ix.Row) -> ModelRecord:
         path = self.root / "models" / row.name / str(row.version)
         return ModelRecord(row.name, row.version, row.architecture, row.dataset, row.steps, row.created, path,
@@ -425,6 +545,26 @@ def _compare(record: ModelRecord, path: Path, expected: Mapping[str, Any], diges
     if digest != expected["sha256"]:
         raise IntegrityError(f"{record.ref}: {path} is corrupted: sha256 expected {expected['sha256']}, "
                              f"got {digest}")
+
+
+def _scan_version(folder: Path, name: str, version: int) -> tuple[ix.Row | None, str]:
+    """The index row of an unindexed version folder whose manifest and files verify, else None and why not."""
+    if not (folder / MANIFEST).exists():
+        return None, "no manifest.json (left by an interrupted publish or removal; delete it)"
+    try:
+        manifest = Manifest.read(folder / MANIFEST, f"{name}:{version}")
+    except IntegrityError as exc:
+        return None, "no usable manifest.json (" + " ".join(str(exc).split()) + ")"
+    if (manifest.name, manifest.version) != (name, version):
+        return None, f"its manifest describes {manifest.ref}, not {name}:{version}"
+    problems = file_problems(folder, manifest.files)
+    if problems:
+        return None, "; ".join(problems)
+    dataset, steps = manifest.dataset.get("name"), manifest.body.get("steps")
+    if not (manifest.architecture and isinstance(dataset, str) and isinstance(steps, int)
+            and not isinstance(steps, bool)):
+        return None, "its manifest lacks architecture, dataset name or steps"
+    return ix.Row(name, version, manifest.architecture, dataset, steps, manifest.created, ()), ""
 
 
 def _remove_tree(path: Path) -> None:

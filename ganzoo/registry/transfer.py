@@ -14,15 +14,23 @@
 The weight files are the registry's own bytes, so each still loads alone (its header
 carries the architecture). ``import_model`` checks every file against ``config.json``
 before anything is stored; a changed file is refused with nothing stored, and the
-publish itself is atomic.
+publish itself is atomic. A folder to import may come from anywhere: only regular files
+are opened (no links, FIFOs or devices), a file's size is compared with the listed size
+before it is read, ``config.json`` is at most 16 MiB, and every weight file must fit the
+architecture its spec describes (checked on the meta device). Every value that reaches the
+model card is escaped, so a name in ``config.json`` cannot inject HTML or Markdown.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import html
 import json
 import os
 import secrets
 import shutil
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -30,9 +38,10 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError, IntegrityError, ModelNotFoundError, StorageError
-from ..fileio import fsync_dir, sha256_bytes, write_durable
-from ..models import ModelSpec
-from ..weights import ROLES, decode_weights, spec_from_metadata
+from ..fileio import fsync_dir, load_json, sha256_bytes, write_durable
+from ..models import ModelSpec, check_name
+from ..weights import ROLES, TensorInfo, decode_weights, parse_header, spec_from_metadata
+from .loading import check_fit
 from .names import check_filename
 from .store import ModelRecord, Registry
 
@@ -43,6 +52,10 @@ CONFIG = "config.json"
 MODEL_FILE = "model.safetensors"
 SAMPLES = "samples.png"
 README = "README.md"
+MAX_CONFIG_BYTES = 16 << 20  # a config.json of an export holds a manifest: kilobytes
+_CHUNK = 1 << 20
+# Open without following a final symlink and without blocking on a FIFO (where the platform has the flags).
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
 def _registry(registry: Registry | str | os.PathLike[str] | None) -> Registry:
@@ -58,6 +71,7 @@ def export_model(ref: str, folder: str | os.PathLike[str], *,
     reg = _registry(registry)
     record = reg.resolve(ref)
     manifest = reg.read_manifest(record)
+    manifest.spec  # noqa: B018 - a version whose spec is unusable is refused before anything is written
     dest = Path(folder)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise ConfigError(f"{os.fspath(folder)} already exists and is not an empty folder; export into a new folder")
@@ -121,29 +135,28 @@ def model_card(record: ModelRecord, manifest: dict[str, Any], files: dict[str, d
     """The README.md of an exported model: front matter, then what it is, how it was made, how it scores."""
     from ..catalog import get_catalog
 
-    spec = manifest.get("spec") or {}
-    dataset = manifest.get("dataset") or {}
-    training = manifest.get("training") or {}
+    spec, dataset, training = (_table_of(manifest, key) for key in ("spec", "dataset", "training"))
     arch_name = str(manifest.get("architecture", "?"))
     found = get_catalog().architectures.get(arch_name)
     arch = found.value if found is not None else None
     image = len(spec.get("data_shape") or []) == 3
     conditional = bool(spec.get("num_classes"))
-    tags = list(dict.fromkeys(["ganzoo", "gan", "pytorch", arch_name] + (["conditional"] if conditional else [])))
+    tags = ["ganzoo", "gan", "pytorch"] + ([arch_name] if _is_name(arch_name) else [])
+    tags = list(dict.fromkeys(tags + (["conditional"] if conditional else [])))
     front = ["---", "library_name: ganzoo", "tags:", *(f"- {t}" for t in tags)]
     if image and not conditional:
         front.append("pipeline_tag: unconditional-image-generation")
     front.append("---")
 
-    lines = [*front, "", f"# {record.name} (version {record.version})", ""]
-    lines.append(f"A `{arch_name}` generator trained with ganzoo on "
-                 f"`{dataset.get('name', '?')}` for {manifest.get('steps', '?')} steps.")
+    lines = [*front, "", f"# {_md(record.name)} (version {_md(record.version)})", ""]
+    lines.append(f"A {_md(arch_name)} generator trained with ganzoo on {_md(dataset.get('name', '?'))} "
+                 f"for {_md(manifest.get('steps', '?'))} steps.")
     lines += ["", "![64 samples (seed 0)](samples.png)", "", "## Architecture", ""]
     if arch is not None:
         if arch.description:
-            lines.append(f"{arch.description}.".replace("..", "."))
+            lines.append(_md(f"{arch.description}.".replace("..", ".")))
         if arch.paper:
-            lines.append(f"Paper: {arch.paper}.".replace("..", "."))
+            lines.append(_md(f"Paper: {arch.paper}.".replace("..", ".")))
         lines.append("")
     lines += _table(["field", "value"], [
         ["architecture", arch_name], ["plugin", manifest.get("plugin")],
@@ -152,11 +165,11 @@ def model_card(record: ModelRecord, manifest: dict[str, Any], files: dict[str, d
         ["generator", json.dumps(spec.get("generator_kwargs", {}), sort_keys=True)],
         ["discriminator", json.dumps(spec.get("discriminator_kwargs", {}), sort_keys=True)]])
     lines += ["", "## Dataset", ""]
-    lines += _table(["field", "value"], [[k, _cell(v)] for k, v in dataset.items()])
+    lines += _table(["field", "value"], [[k, v] for k, v in dataset.items()])
     lines += ["", "## Training", ""]
-    lines += _table(["option", "value"], [[k, _cell(v)] for k, v in training.items()])
+    lines += _table(["option", "value"], [[k, v] for k, v in training.items()])
     if manifest.get("seconds") is not None:
-        lines += ["", f"Trained in {manifest['seconds']} s."]
+        lines += ["", f"Trained in {_md(manifest['seconds'])} s."]
     lines += ["", "## Metrics", ""]
     lines += _metrics(manifest)
     lines += ["", "## Use", "", "With ganzoo installed, in this folder:", "", "```bash",
@@ -179,11 +192,11 @@ def _metrics(manifest: dict[str, Any]) -> list[str]:
             if not isinstance(results, dict):
                 continue
             protocol = results.get("protocol")
-            lines += [f"### {name}", ""]
-            lines += _table(["metric", "value"], [[k, _cell(v)] for k, v in results.items() if k != "protocol"])
+            lines += [f"### {_md(name)}", ""]
+            lines += _table(["metric", "value"], [[k, v] for k, v in results.items() if k != "protocol"])
             if isinstance(protocol, dict):
                 lines += ["", "Protocol:", ""]
-                lines += _table(["field", "value"], [[k, _cell(v)] for k, v in protocol.items()])
+                lines += _table(["field", "value"], [[k, v] for k, v in protocol.items()])
             lines.append("")
     evaluations = manifest.get("evaluations")
     if isinstance(evaluations, list) and evaluations and isinstance(evaluations[-1], dict):
@@ -192,11 +205,11 @@ def _metrics(manifest: dict[str, Any]) -> list[str]:
         for name, results in last.items():
             if name == "step" or not isinstance(results, dict):
                 continue
-            lines += [f"### {name}, during training (step {last.get('step')})", ""]
-            lines += _table(["metric", "value"], [[k, _cell(v)] for k, v in results.items()])
+            lines += [f"### {_md(name)}, during training (step {_md(last.get('step'))})", ""]
+            lines += _table(["metric", "value"], [[k, v] for k, v in results.items()])
             if isinstance(protocols.get(name), dict):
                 lines += ["", "Protocol:", ""]
-                lines += _table(["field", "value"], [[k, _cell(v)] for k, v in protocols[name].items()])
+                lines += _table(["field", "value"], [[k, v] for k, v in protocols[name].items()])
             lines.append("")
     if not lines:
         lines = ["Not evaluated yet (`ganzoo eval REF` measures it and records the protocol).", ""]
@@ -204,19 +217,39 @@ def _metrics(manifest: dict[str, Any]) -> list[str]:
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out = ["| " + " | ".join(_cell(c) for c in header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return out
 
 
 def _cell(v: Any) -> str:
     if isinstance(v, float):
-        text = f"{v:.4g}"
-    elif isinstance(v, (dict, list)):
-        text = json.dumps(v, sort_keys=True)
-    else:
-        text = "" if v is None else str(v)
-    return text.replace("|", "\\|").replace("\n", " ")
+        return _md(f"{v:.4g}")
+    if isinstance(v, (dict, list)):
+        return _md(json.dumps(v, sort_keys=True))
+    return _md("" if v is None else v)
+
+
+# Characters that would make a link, an image, code, emphasis or a table cell out of plain text.
+_MD_ESCAPES = str.maketrans({c: "\\" + c for c in "\\`*[]|"})
+
+
+def _md(value: Any) -> str:
+    """Any value as inert text for the model card, on one line: the one escaping of everything interpolated.
+
+    HTML is escaped (``<script>`` shows as text), and the Markdown characters that make links,
+    images, code spans, emphasis or table cells are backslashed.
+    """
+    text = " ".join(str(value).split())
+    return html.escape(text, quote=False).translate(_MD_ESCAPES)
+
+
+def _is_name(value: str) -> bool:
+    try:
+        check_name("architecture", value)
+    except ConfigError:
+        return False
+    return True
 
 
 # -- import -----------------------------------------------------------------------------------------
@@ -237,20 +270,25 @@ def import_model(folder: str | os.PathLike[str], *, name: str | None = None,
         spec = ModelSpec.from_dict(config["spec"])
     except (KeyError, TypeError, ConfigError) as exc:
         raise IntegrityError(f"{src / CONFIG} has no usable 'spec': {exc}") from exc
-    weights: dict[str, dict[str, torch.Tensor]] = {}
+    headers: dict[str, tuple[str | os.PathLike[str], dict[str, TensorInfo]]] = {}
+    role_files: dict[str, str] = {}
     for filename, entry in files.items():
         role = entry.get("role")
         if role is None:
             continue
-        if role not in ROLES or role in weights:
+        if role not in ROLES or role in role_files:
             raise IntegrityError(f"{src / CONFIG}: file {filename!r} has role {role!r}; expected one of "
                                  f"{', '.join(ROLES)}, each at most once")
-        meta, tensors = decode_weights(blobs[filename], src / filename)
+        meta, tensors = parse_header(blobs[filename], src / filename)
         if spec_from_metadata(meta, src / filename) != spec:
             raise IntegrityError(f"{src / filename}: the spec in its header differs from {CONFIG}'s")
-        weights[role] = tensors
-    if "generator" not in weights:
+        headers[role] = (src / filename, tensors)
+        role_files[role] = filename
+    if "generator" not in role_files:
         raise IntegrityError(f"{src / CONFIG} lists no generator weights (role 'generator')")
+    check_fit(spec, src / CONFIG, headers)  # every tensor's dtype and shape, before any of them is decoded
+    weights: dict[str, dict[str, torch.Tensor]] = {
+        role: decode_weights(blobs[filename], src / filename)[1] for role, filename in role_files.items()}
 
     found = config.get("source")
     source: dict[str, Any] = found if isinstance(found, dict) else {}
@@ -268,12 +306,11 @@ def _read_config(src: Path) -> dict[str, Any]:
     if not src.is_dir():
         raise ModelNotFoundError(f"{os.fspath(src)} is not a folder; give the folder `ganzoo models export` wrote")
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
+        raw = _read_regular(path, limit=MAX_CONFIG_BYTES)[0]
     except FileNotFoundError as exc:
         raise ConfigError(f"{os.fspath(src)} is not an exported model: it has no {CONFIG}. Give a folder written "
                           "by `ganzoo models export`") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IntegrityError(f"{path} is unreadable: {exc}") from exc
+    config = load_json(raw, str(path), IntegrityError)
     if not isinstance(config, dict) or config.get("format") != EXPORT_FORMAT:
         found = config.get("format") if isinstance(config, dict) else None
         raise IntegrityError(f"{path} has format {found!r}, expected {EXPORT_FORMAT!r}: it is not a ganzoo export")
@@ -283,17 +320,83 @@ def _read_config(src: Path) -> dict[str, Any]:
 def _verified(src: Path, filename: str, entry: Any) -> bytes:
     """A listed file's bytes, after its size and sha256 matched config.json (names cannot leave the folder)."""
     check_filename(filename)
-    if not isinstance(entry, dict) or not {"sha256", "size"} <= set(entry):
-        raise IntegrityError(f"{src / CONFIG}: the entry for {filename!r} lacks sha256/size")
+    size = entry.get("size") if isinstance(entry, dict) else None
+    digest = entry.get("sha256") if isinstance(entry, dict) else None
+    if not (isinstance(size, int) and not isinstance(size, bool) and size >= 0 and isinstance(digest, str)
+            and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
+        raise IntegrityError(f"{src / CONFIG}: the entry for {filename!r} needs a sha256 (64 hex digits) and a size "
+                             f"(bytes), got {_shown(entry)}; it is not a ganzoo export")
     path = src / filename
     try:
-        data = path.read_bytes()
+        data, found = _read_regular(path, size=size)
     except FileNotFoundError as exc:
         raise IntegrityError(f"{path} is listed in {CONFIG} but missing; nothing was imported") from exc
+    if found != digest:
+        raise IntegrityError(f"{path} was changed after export: {CONFIG} records sha256 {digest} "
+                             f"({size} bytes), the file has {found} ({len(data)} bytes); nothing was imported")
+    return data
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _read_regular(path: Path, *, size: int | None = None, limit: int | None = None) -> tuple[bytes, str]:
+    """``(bytes, sha256)`` of ``path``, which must be a regular file of ``size`` bytes (or at most ``limit``).
+
+    Nothing else is read: a symbolic link, FIFO, device or folder is refused when it is opened
+    (without blocking), and a size that does not fit is refused before the first byte is read.
+    The bytes are read and hashed in chunks, exactly as many as the file had when opened.
+    FileNotFoundError passes through; every other problem is an IntegrityError.
+    """
+    if not hasattr(os, "O_NOFOLLOW") and path.is_symlink():
+        raise _link(path)
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EMLINK) and path.is_symlink():
+            raise _link(path) from None
+        raise IntegrityError(f"cannot read {path}: {exc.strerror or exc}; nothing was imported") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a folder" if stat.S_ISDIR(st.st_mode)
+                    else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "a socket or other")
+            raise IntegrityError(f"{path} is not a regular file (it is {kind}); an exported folder holds plain "
+                                 "files only: nothing was imported")
+        if size is not None and st.st_size != size:
+            raise IntegrityError(f"{path} was changed after export: {CONFIG} records {size} bytes, the file has "
+                                 f"{st.st_size} bytes; nothing was imported (export the model again)")
+        if limit is not None and st.st_size > limit:
+            raise IntegrityError(f"{path} is {st.st_size} bytes; a {CONFIG} of an export is at most {limit} bytes "
+                                 f"({limit >> 20} MiB): it is not a ganzoo export")
+        digest, chunks, left = hashlib.sha256(), [], st.st_size
+        while left > 0:
+            chunk = os.read(fd, min(_CHUNK, left))
+            if not chunk:
+                break
+            digest.update(chunk)
+            chunks.append(chunk)
+            left -= len(chunk)
+        if left or os.read(fd, 1):
+            raise IntegrityError(f"{path} changed size while it was read; nothing was imported (import it again "
+                                 "when nothing writes to the folder)")
     except OSError as exc:
         raise IntegrityError(f"cannot read {path}: {exc.strerror or exc}; nothing was imported") from exc
-    if len(data) != entry["size"] or sha256_bytes(data) != entry["sha256"]:
-        raise IntegrityError(f"{path} was changed after export: {CONFIG} records sha256 {entry['sha256']} "
-                             f"({entry['size']} bytes), the file has {sha256_bytes(data)} ({len(data)} bytes); "
-                             "nothing was imported")
-    return data
+    finally:
+        os.close(fd)
+    return b"".join(chunks), digest.hexdigest()
+
+
+def _link(path: Path) -> IntegrityError:
+    return IntegrityError(f"{path} is a symbolic link; an exported folder holds plain files only: copy the file "
+                          "itself into the folder (nothing was imported)")
+
+
+def _table_of(manifest: dict[str, Any], key: str) -> dict[str, Any]:
+    """``manifest[key]`` when it is a JSON object, else {} (a damaged field is shown as empty)."""
+    found = manifest.get(key)
+    return found if isinstance(found, dict) else {}

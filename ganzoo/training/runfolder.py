@@ -13,16 +13,18 @@ A run folder (``runs/<name>-<time>`` unless ``--run-dir`` says otherwise) holds:
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..fileio import json_safe, write_atomic
+from ..fileio import json_safe, load_json, write_atomic
 from .config import TrainConfig
 from .state import TrainState
 
@@ -38,8 +40,22 @@ _GRID = re.compile(r"step-(\d+)\.png")
 
 
 def default_run_dir(name: str, root: str | os.PathLike[str] = "runs") -> Path:
-    """``runs/<name>-<YYYYmmdd-HHMMSS>``: where a run's folder goes unless told otherwise."""
-    return Path(root) / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    """``runs/<name>-<YYYYmmdd-HHMMSS>``, created here and now: a run's folder unless told otherwise.
+
+    The folder is created exclusively, so runs started in the same second never share one: when
+    the name is taken, a short random suffix is added (``<name>-<time>-1a2b``) and creation retried.
+    """
+    parent = Path(root)
+    parent.mkdir(parents=True, exist_ok=True)
+    base = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path = parent / base
+    for _ in range(100):
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            path = parent / f"{base}-{secrets.token_hex(2)}"
+    raise FileExistsError(errno.EEXIST, f"no free run folder name like {parent / base}; pass --run-dir", str(path))
 
 
 def run_config(state: TrainState) -> dict[str, Any]:
@@ -72,9 +88,10 @@ def read_run_logging(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
 
 def read_config_json(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The raw ``config.json`` of a run folder, or None when it is missing or not a JSON object."""
+    path = Path(run_dir) / CONFIG
     try:
-        data = json.loads((Path(run_dir) / CONFIG).read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
+        data = load_json(path.read_bytes(), str(path), ConfigError)
+    except (OSError, ConfigError):
         return None
     return data if isinstance(data, dict) else None
 
@@ -83,12 +100,11 @@ def _read_config_json(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     checkpoint_path(run_dir)
     path = Path(run_dir) / CONFIG
     try:
-        data = json.loads(path.read_text())
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{os.fspath(run_dir)} is not a run folder: {CONFIG} is missing or unreadable "
                           f"({exc.strerror or exc})") from exc
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
+    data = load_json(raw, str(path), ConfigError)
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a JSON object of training options")
     return data
@@ -127,7 +143,7 @@ def metric_lines(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     for line in text.splitlines():
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue  # a line torn by a crash
         if isinstance(record, dict) and isinstance(record.get("step"), int):
             yield line, record
