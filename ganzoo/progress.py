@@ -40,7 +40,7 @@ def progress(description: str, total: int | None, *, done: int = 0,
 
     counts: tuple[ProgressColumn, ...] = ((DownloadColumn(), TransferSpeedColumn()) if transfer
                                           else (MofNCompleteColumn(), TimeElapsedColumn()))
-    with Progress(TextColumn("{task.description}"), BarColumn(), *counts, TimeRemainingColumn(),
+    with Progress(TextColumn("{task.description}", markup=False), BarColumn(), *counts, TimeRemainingColumn(),
                   console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(description, total=total, completed=done)
         yield lambda n: bar.advance(task, n)

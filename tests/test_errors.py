@@ -6,12 +6,15 @@ import errno
 import re
 import shutil
 import socket
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import safetensors.torch
+import test_untrusted_import as untrusted_import
+import test_untrusted_weights as untrusted_weights
 import torch
 from click.testing import CliRunner
 from conftest import make_distribution
@@ -69,6 +72,32 @@ class Row:
     says: str  # a fragment of the one error line
     code: int = 1  # 2 for usage errors click catches while parsing
     setup: Callable[[pytest.MonkeyPatch, Path], None] | None = field(default=None, compare=False)
+
+
+def _strict_plugin(module: str, source: str, entry_point: str) -> Callable[[pytest.MonkeyPatch, Path], None]:
+    """A third-party distribution holding ``source`` as ``module``, installed with GANZOO_STRICT_PLUGINS=1."""
+    def setup(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
+        root = make_distribution(cwd / "site", f"ganzoo-{entry_point}", {module: source}, {entry_point: module})
+        monkeypatch.syspath_prepend(str(root))
+        monkeypatch.setenv("GANZOO_STRICT_PLUGINS", "1")
+        monkeypatch.delitem(sys.modules, module, raising=False)
+
+    return setup
+
+
+def _damaged_index(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
+    (cwd.parent / "registry" / "index.sqlite").write_bytes(b"not an SQLite database " * 100)
+
+
+def _tmp_links_outside(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
+    tmp = cwd.parent / "registry" / "tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    (cwd / "outside").mkdir()
+    tmp.symlink_to(cwd / "outside", target_is_directory=True)
+
+
+_TAKES_DCGAN = ("import ganzoo, ganzoo_gan\n@ganzoo.hookimpl\ndef register_architectures(register):\n"
+                "    register(ganzoo.Architecture('dcgan', ganzoo_gan.MLPGenerator, ganzoo_gan.MLPDiscriminator))\n")
 
 
 ROWS = [
@@ -142,6 +171,41 @@ ROWS = [
         "seed must be a whole number >= 0"),
     Row("image-size-too-large", ["train", "dcgan", *FAST, "--image-size", "100000"],
         "image_size must be a positive integer of at most 4096"),
+    Row("index-damaged", ["models"], "rebuild the index from them with: ganzoo models reindex --registry",
+        setup=_damaged_index),
+    Row("registry-tmp-is-a-link", ["models", "rm", "dcgan-digits:1", "--yes"], "tmp: it is a symbolic link",
+        setup=_tmp_links_outside),
+    Row("plugin-exits-at-import", ["list"], "quitter (import): SystemExit: the plugin called sys.exit(3)",
+        setup=_strict_plugin("ganzoo_quitter", "import sys\nsys.exit(3)\n", "quitter")),
+    Row("plugin-takes-a-builtin-name", ["list"],
+        "duplicate architecture name 'dcgan': registered by plugin 'dcgan' and again by plugin 'aaa-dup'",
+        setup=_strict_plugin("ganzoo_aaa_dup", _TAKES_DCGAN, "aaa-dup")),
+    Row("reindex-no-registry", ["models", "reindex", "--registry", "nowhere"],
+        "there is no registry at"),
+    Row("model-folder-not-writable", ["train", "dcgan", *FAST, "--run-dir", "run"],
+        "Permission denied. The trained model is saved in run; publish it with: ganzoo train --resume run --steps 2",
+        setup=_patch(ganzoo.registry.store.Registry, "publish", _denied)),
+    # files from elsewhere (the setups live with the tests of what they check)
+    Row("weights-smaller-than-spec", ["sample", "oversized.safetensors"],
+        "tensor 'net.0.weight' should be F32 of shape [100, 200000, 4, 4], the file holds F32 of shape [100, 8, 4, 4]",
+        setup=untrusted_weights.weight_file_setup("oversized")),
+    Row("weights-relabelled-dtype", ["sample", "relabelled.safetensors"], "the file holds I32 of shape",
+        setup=untrusted_weights.weight_file_setup("relabelled")),
+    Row("weights-mistyped-spec-option", ["sample", "mistyped.safetensors"],
+        "model option base_channels of 'dcgan' must be a whole number, got '8'",
+        setup=untrusted_weights.weight_file_setup("mistyped")),
+    Row("weights-nested-header", ["sample", "nested.safetensors"], "nested more than 64 levels deep",
+        setup=untrusted_weights.weight_file_setup("nested")),
+    Row("non-finite-samples", ["eval", "non-finite.safetensors"], "draws non-finite samples",
+        setup=untrusted_weights.weight_file_setup("non-finite")),
+    Row("import-symbolic-link", ["models", "import", "out"], "model.safetensors is a symbolic link",
+        setup=untrusted_import.export_setup("symlink")),
+    Row("import-file-larger-than-listed", ["models", "import", "out"], "bytes; nothing was imported",
+        setup=untrusted_import.export_setup("larger")),
+    Row("import-config-too-large", ["models", "import", "out"], "a config.json of an export is at most",
+        setup=untrusted_import.export_setup("config-too-large")),
+    Row("resume-nested-config", ["train", "--resume", "run"], "config.json is not valid JSON (nested",
+        setup=untrusted_weights.nested_run_setup),
 ]
 
 

@@ -7,10 +7,12 @@ when it runs.
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from ..version import __version__
-from .base import CONTEXT, GanzooGroup
+from .base import CONTEXT, GanzooGroup, interrupted
 from .catalog import list_cmd, plugins_cmd
 from .evaluate import eval_cmd
 from .models import models_cmd
@@ -39,7 +41,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def main() -> None:
-    cli(prog_name="ganzoo")
+    try:
+        cli(prog_name="ganzoo")
+    except KeyboardInterrupt as exc:  # Ctrl-C where no command could catch it: exit 130 all the same
+        try:
+            interrupted(exc)
+        except click.exceptions.Exit as done:
+            sys.exit(done.exit_code)
 
 
 for command in (list_cmd, plugins_cmd, train_cmd, sample_cmd, eval_cmd, models_cmd, report_cmd):

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from ..errors import GanzooError
 
-__all__ = ["CONTEXT", "Failure", "GanzooGroup", "registry_option"]
+__all__ = ["CONTEXT", "Failure", "GanzooGroup", "interrupted", "registry_option"]
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -35,14 +36,30 @@ class GanzooGroup(click.Group):
             where = f": {exc.filename}" if exc.filename else ""
             raise Failure(f"{exc.strerror or exc}{where}") from None
         except KeyboardInterrupt as exc:
-            from ..training.state import TrainingInterrupted
+            interrupted(exc)
 
-            if isinstance(exc, TrainingInterrupted) and exc.run_dir is not None:
-                click.echo(f"Interrupted after step {exc.step}; the run is saved in {exc.run_dir}.\n"
-                           f"Resume it with: ganzoo train --resume {exc.run_dir}", err=True)
-            else:
-                click.echo("Interrupted.", err=True)
-            raise click.exceptions.Exit(130) from None
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:  # Ctrl-C while the command line is read: click itself would say "Aborted!" and exit 1
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except KeyboardInterrupt as exc:
+            interrupted(exc)
+
+
+def interrupted(exc: BaseException | None = None) -> NoReturn:
+    """Ctrl-C: say so on stderr (how to resume, when a run was saved) and exit 130.
+
+    This may run while a module (torch, a plugin) was half imported when Ctrl-C came, so it imports
+    nothing and prints with click (plain text, like every message; see :mod:`ganzoo.cli.output`).
+    """
+    run_dir, step = getattr(exc, "run_dir", None), getattr(exc, "step", None)  # a TrainingInterrupted's
+    if run_dir is not None and step is not None:
+        command = getattr(exc, "resume_command", None) or f"ganzoo train --resume {shlex.quote(os.fspath(run_dir))}"
+        click.echo(f"Interrupted after step {step}; the run is saved in {run_dir}.\nResume it with: {command}",
+                   err=True)
+    else:
+        click.echo("Interrupted.", err=True)
+    raise click.exceptions.Exit(130)
 
 
 class Failure(click.ClickException):

@@ -49,15 +49,20 @@ def plugins_cmd(as_json: bool) -> None:
     """List the loaded plugins, the hooks they implement, and any that failed."""
     from dataclasses import asdict
 
-    from ..catalog import get_catalog
-    from .output import print_json, print_table
+    from ..catalog import SLOW_IMPORT_S, get_catalog
+    from .output import print_json, print_table, say
 
     cat = get_catalog()
+    for p in cat.plugins:  # every command waits for these imports: name the slow ones
+        if p.import_seconds > SLOW_IMPORT_S:
+            say(f"Warning: importing plugin {p.name!r} took {p.import_seconds:.1f} s, which every ganzoo command "
+                f"waits for; skip it with GANZOO_DISABLE_PLUGINS={p.name}", err=True)
     if as_json:
         print_json({"plugins": [asdict(p) for p in cat.plugins], "failures": [asdict(f) for f in cat.failures]})
         return
-    print_table("Plugins", ["name", "module", "distribution", "version", "hooks"],
-                [[p.name, p.module, p.distribution, p.version, ", ".join(p.hooks)] for p in cat.plugins])
+    print_table("Plugins", ["name", "module", "distribution", "version", "import s", "hooks"],
+                [[p.name, p.module, p.distribution, p.version, f"{p.import_seconds:.2f}", ", ".join(p.hooks)]
+                 for p in cat.plugins])
     if cat.failures:
         print_table("Failed plugins", ["name", "distribution", "stage", "error"],
                     [[f.name, f.distribution, f.stage, f.error] for f in cat.failures])

@@ -33,17 +33,29 @@ def eval_cmd(ref: str, samples: int | None, seed: int, data_dir: str | None, no_
     feature space of a classifier ganzoo trains once per dataset, class-histogram KL, and
     label accuracy for conditional models.
     """
+    from ..errors import GanzooError
     from ..evaluation.stored import evaluate_stored
+    from ..registry import Registry, is_path_ref
+    from .base import Failure
     from .output import print_json, print_table
 
     if samples is not None and samples < 2:
         raise ConfigError(f"--samples must be at least 2, got {samples}")
-    name, results = evaluate_stored(ref, registry=registry, samples=samples, seed=seed, data_dir=data_dir,
-                             save=not no_save, inception=inception, split=reference)
+    reg = Registry(registry)
+    name, results = evaluate_stored(ref, registry=reg, samples=samples, seed=seed, data_dir=data_dir,
+                                    save=False, inception=inception, split=reference)
+    # printed before they are stored, so a manifest that cannot be written does not lose them
     if as_json:
         print_json({"ref": ref, "metrics": name, **results})
+    else:
+        protocol = results.get("protocol", {})
+        print_table(f"{ref}: {name} metrics", ["metric", "value"],
+                    [[k, f"{v:.4f}" if isinstance(v, float) else v] for k, v in results.items() if k != "protocol"])
+        print_table("Protocol", ["field", "value"], [[k, v] for k, v in protocol.items()])
+    if no_save or is_path_ref(ref):
         return
-    protocol = results.get("protocol", {})
-    print_table(f"{ref}: {name} metrics", ["metric", "value"],
-                [[k, f"{v:.4f}" if isinstance(v, float) else v] for k, v in results.items() if k != "protocol"])
-    print_table("Protocol", ["field", "value"], [[k, v] for k, v in protocol.items()])
+    try:
+        reg.record_metrics(ref, name, results)
+    except (GanzooError, OSError) as exc:
+        raise Failure(f"the {name} metrics of {ref} are printed above but not recorded in its manifest: {exc}. "
+                      f"Make the registry writable and run ganzoo eval again, or pass --no-save") from None

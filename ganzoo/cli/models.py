@@ -1,4 +1,4 @@
-"""``ganzoo models``: list, show, verify, alias, rm, export, import. It only parses and prints."""
+"""``ganzoo models``: list, show, verify, reindex, alias, rm, export, import. It only parses and prints."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ __all__ = ["models_cmd"]
 @registry_option
 @click.pass_context
 def models_cmd(ctx: click.Context, as_json: bool, registry: Path | None) -> None:
-    """List the models in the registry (subcommands: show, verify, alias, rm, export, import)."""
+    """List the models in the registry (subcommands: show, verify, reindex, alias, rm, export, import)."""
     ctx.ensure_object(dict)
     ctx.obj["registry"] = registry
     if ctx.invoked_subcommand is None:
@@ -36,9 +36,9 @@ def _list_models(registry: Path | None, as_json: bool) -> None:
                      "path": str(r.path)} for r in records])
         return
     if not records:
-        from .output import console
+        from .output import say
 
-        console.print(f"No models in {reg.root}. Train one with: ganzoo train dcgan")
+        say(f"No models in {reg.root}. Train one with: ganzoo train dcgan")
         return
     print_table(f"Models in {reg.root}", ["name", "version", "aliases", "architecture", "dataset", "steps", "created"],
                 [[r.name, r.version, ",".join(r.aliases), r.architecture, r.dataset, r.steps, r.created]
@@ -76,15 +76,37 @@ def models_show(ctx: click.Context, ref: str, registry: Path | None) -> None:
 @click.pass_context
 def models_verify(ctx: click.Context, registry: Path | None) -> None:
     """Check every stored file against its recorded size and sha256."""
-    from .output import console
+    from .output import say
 
     reg = _reg(ctx, registry)
     problems = reg.verify()
     for p in problems:
-        click.echo(p, err=True)
+        say(p, err=True)
     if problems:
         raise Failure(f"{len(problems)} problem(s) in {reg.root}")
-    console.print(f"All {len(reg.list())} model version(s) in {reg.root} verified.")
+    say(f"All {len(reg.list())} model version(s) in {reg.root} verified.")
+
+
+@models_cmd.command("reindex")
+@registry_option
+@click.pass_context
+def models_reindex(ctx: click.Context, registry: Path | None) -> None:
+    """Rebuild index.sqlite from the manifests in models/ (after the index was damaged or lost).
+
+    Every version whose manifest and files verify is indexed again; aliases the old index still
+    shows are kept, and every model keeps latest. Nothing under models/ is changed; what does
+    not verify is listed and left out.
+    """
+    from .output import say
+
+    reg = _reg(ctx, registry)
+    report = reg.reindex()
+    for line in report.skipped:
+        say(line, err=True)
+    say(f"Rebuilt the index of {reg.root} from {len(report.records)} version(s)"
+        + (f"; {len(report.skipped)} left out (listed above)" if report.skipped else ""))
+    if report.old_index is not None:
+        say(f"The unreadable index was kept as {report.old_index}; delete it when you no longer need it")
 
 
 @models_cmd.command("alias")
@@ -94,10 +116,10 @@ def models_verify(ctx: click.Context, registry: Path | None) -> None:
 @click.pass_context
 def models_alias(ctx: click.Context, ref: str, alias: str, registry: Path | None) -> None:
     """Point ALIAS (e.g. best) at REF."""
-    from .output import console
+    from .output import say
 
     record = _reg(ctx, registry).set_alias(ref, alias)
-    console.print(f"{record.name}@{alias} -> {record.ref}")
+    say(f"{record.name}@{alias} -> {record.ref}")
 
 
 @models_cmd.command("rm")
@@ -113,7 +135,7 @@ def models_rm(ctx: click.Context, ref: str, yes: bool, registry: Path | None) ->
     ganzoo models rm dcgan-digits@best    remove the alias only; version and files stay
     """
     from ..registry import parse_ref
-    from .output import console
+    from .output import say
 
     reg = _reg(ctx, registry)
     record = reg.resolve(ref)
@@ -124,13 +146,13 @@ def models_rm(ctx: click.Context, ref: str, yes: bool, registry: Path | None) ->
         if not yes:
             click.confirm(f"Remove the alias {ref} (it points to {record.ref}, which stays)?", abort=True)
         kept = reg.remove_alias(ref)
-        console.print(f"Removed the alias {ref}; {kept.ref} is kept")
+        say(f"Removed the alias {ref}; {kept.ref} is kept")
         return
     if not yes:
         aliases = f", aliases: {', '.join(record.aliases)}" if record.aliases else ""
         click.confirm(f"Remove {record.ref} and its files ({record.path}{aliases})?", abort=True)
     reg.remove(record.ref)
-    console.print(f"Removed {record.ref}")
+    say(f"Removed {record.ref}")
 
 
 @models_cmd.command("export")
@@ -141,10 +163,10 @@ def models_rm(ctx: click.Context, ref: str, yes: bool, registry: Path | None) ->
 def models_export(ctx: click.Context, ref: str, folder: Path, registry: Path | None) -> None:
     """Write REF as a Hugging Face-style FOLDER: model.safetensors, config.json, README.md, samples.png."""
     from ..registry.transfer import export_model
-    from .output import console
+    from .output import say
 
     path = export_model(ref, folder, registry=_reg(ctx, registry))
-    console.print(f"Exported {ref} to {path}")
+    say(f"Exported {ref} to {path}")
 
 
 @models_cmd.command("import")
@@ -155,7 +177,7 @@ def models_export(ctx: click.Context, ref: str, folder: Path, registry: Path | N
 def models_import(ctx: click.Context, folder: Path, name: str | None, registry: Path | None) -> None:
     """Store an exported FOLDER as a new version, after checking every file's sha256."""
     from ..registry.transfer import import_model
-    from .output import console
+    from .output import say
 
     record = import_model(folder, name=name, registry=_reg(ctx, registry))
-    console.print(f"Imported {folder} as [bold]{record.ref}[/] ({record.path})")
+    say(f"Imported {folder} as {record.ref} ({record.path})")

@@ -1,4 +1,7 @@
-"""Live training progress for ``ganzoo train``: a rich bar on a terminal, a plain line per record when piped."""
+"""Live training progress for ``ganzoo train``: a rich bar on a terminal, a plain line per record when piped.
+
+Notes, names and numbers are printed as plain text (:func:`~ganzoo.cli.output.say`, columns without markup).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..training.state import Callback, TrainState
-from .output import err_console
+from .output import err_console, say
 
 __all__ = ["ProgressCallback"]
 
@@ -36,11 +39,12 @@ class ProgressCallback(Callback):
         self._t0 = time.perf_counter()
         self._step0 = state.step
         for note in state.notes:
-            self.out.print(f"Note: {note}")
+            say(f"Note: {note}", out=self.out)
         if self.out.is_terminal and not os.environ.get("GANZOO_PLAIN_PROGRESS"):
             self.progress = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[stats]}", markup=False), TimeElapsedColumn(), TextColumn("eta", markup=False),
+                TimeRemainingColumn(),
                 console=self.out, transient=False,
             )
             self.progress.start()
@@ -62,7 +66,7 @@ class ProgressCallback(Callback):
                 self._last = now
                 self.progress.update(self.task, completed=state.step, stats=self._line(state, metrics))
         elif state.step % state.config.log_every == 0 or last:
-            self.out.print(f"step {state.step}/{state.config.steps}  {self._line(state, metrics)}")
+            say(f"step {state.step}/{state.config.steps}  {self._line(state, metrics)}", out=self.out)
 
     def on_train_end(self, state: TrainState) -> None:
         self.close()

@@ -18,6 +18,6 @@ __all__ = ["report_cmd"]
 def report_cmd(run_dir: Path, out: Path | None) -> None:
     """Write one self-contained HTML page about the training run in RUN: curves, grids, metrics, config."""
     from ..report import write_report
-    from .output import console
+    from .output import say
 
-    console.print(f"Report: {write_report(run_dir, out)}")
+    say(f"Report: {write_report(run_dir, out)}")

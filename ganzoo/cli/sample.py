@@ -44,7 +44,7 @@ def sample_cmd(ref: str, n: int, out: Path | None, fmt: str | None, label: int |
     from ..rendering import grid_columns
     from ..sampling import generate, sample_format, save_samples_file
     from ..sampling import interpolate as walk
-    from .output import console
+    from .output import say
 
     if out is None:
         out = Path(f"samples.{fmt or 'png'}")
@@ -59,4 +59,4 @@ def sample_cmd(ref: str, n: int, out: Path | None, fmt: str | None, label: int |
         samples = generate(g, n, labels=label, seed=seed)
         nrow, what = (8 if label is not None else grid_columns(g.num_classes)), f"{n} samples"
     path = save_samples_file(samples, out, fmt=fmt, nrow=nrow)
-    console.print(f"Wrote {what} from {ref} to {path}")
+    say(f"Wrote {what} from {ref} to {path}")

@@ -148,6 +148,10 @@ def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple
                            config_file=file, config_name=config_path, from_ref=from_ref, resume=resume,
                            fast=fast, registry=registry)
     config = resolved.config
+    if name is None and from_ref is not None:  # retrained: published as the next version of the same model
+        from ..training.publish import default_model_name
+
+        name = default_model_name(config, from_ref)
     if nproc > 1 and "WORLD_SIZE" not in os.environ:  # options checked: start N copies under torchrun
         from ..training.distributed import launch
 
@@ -198,15 +202,18 @@ def _train_and_publish(resolved: Any, run_dir: Path | None, resume: Path | None,
     from ..sampling import generate
     from ..training.checkpoint import Checkpointer
     from ..training.loop import fit
-    from ..training.publish import default_model_name, publish
+    from ..training.publish import default_model_name
     from ..training.runfolder import default_run_dir
-    from ..training.runlog import RunLogger
-    from .output import console
+    from ..training.runlog import RunLogger, summary_writer_class
+    from ..training.state import TrainingInterrupted
+    from .output import say
     from .progress import ProgressCallback
 
     config = resolved.config
     model_name = name or default_model_name(config)
     reg = None if no_publish else _publishing_registry(registry, name, config)
+    if resolved.logger == "tensorboard":
+        summary_writer_class()  # refused before a run folder is made, not after
     run_dir = run_dir or resume or default_run_dir(model_name)
     progress = ProgressCallback()
     callbacks: list[Any] = [progress]
@@ -220,30 +227,70 @@ def _train_and_publish(resolved: Any, run_dir: Path | None, resume: Path | None,
                 if metric_set != "step":
                     shown = "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                                       for k, v in values.items())
-                    progress.out.print(f"eval at step {record['step']} ({metric_set}): {shown}", markup=False)
+                    say(f"eval at step {record['step']} ({metric_set}): {shown}", out=progress.out)
 
         evaluator = EvalCallback(resolved.eval_every, (reg or Registry(registry)).root, report=report)
         callbacks.append(evaluator)
     callbacks.append(RunLogger(run_dir, sample_every=resolved.sample_every, evaluator=evaluator,
                                tensorboard=resolved.logger == "tensorboard"))
-    callbacks.append(Checkpointer(run_dir, config.checkpoint_every))
+    callbacks.append(Checkpointer(run_dir, config.checkpoint_every, final=True))  # kept before publishing
     try:
         result = fit(config, callbacks=callbacks, resume_from=resume)
+    except TrainingInterrupted as exc:  # the resume command keeps the name and registry the run publishes to
+        exc.resume_command = f"ganzoo train --resume {_quoted(run_dir)}{_keeping(model_name, config, registry)}"
+        raise
     finally:
         progress.close()
     record = None
     if reg is not None:  # stored first, so nothing printed afterwards can lose it
         extra = {"evaluations": evaluator.records, "evaluation_protocol": evaluator.protocol} if evaluator else None
-        record = publish(result, name=model_name, registry=reg, extra=extra)
+        record = _publish(result, model_name, reg, extra, run_dir, registry)
     if out is None:
         out = Path("samples") / (f"{record.name}-v{record.version}.png" if record else f"{model_name}.png")
     grid = generate(result.best_generator, 64, seed=config.seed)
     path = save_samples(grid, out, nrow=grid_columns(result.spec.num_classes),
                         reference=reference_points(result.dataset))
-    console.print(f"Trained {config.architecture} on {result.dataset.name} for {result.steps} steps "
-                  f"in {result.seconds:.1f} s.", markup=False)
-    console.print(f"Run folder: {run_dir} (metrics, grids{', checkpoint' if config.checkpoint_every else ''}; "
-                  f"see it with: ganzoo report {run_dir})", markup=False)
+    say(f"Trained {config.architecture} on {result.dataset.name} for {result.steps} steps in {result.seconds:.1f} s.")
+    say(f"Run folder: {run_dir} (metrics, grids, checkpoint; see it with: ganzoo report {_quoted(run_dir)})")
     if record is not None:
-        console.print(f"Published {record.ref} to {record.path}", markup=False)
-    console.print(f"Sample grid: {path}", markup=False)
+        say(f"Published {record.ref} to {record.path}")
+    say(f"Sample grid: {path}")
+
+
+def _publish(result: Any, model_name: str, reg: Any, extra: dict[str, Any] | None, run_dir: Path,
+             registry: Path | None) -> Any:
+    """Publish; if that fails or is interrupted, say where the trained model is kept and the command that
+    publishes it."""
+    from ..errors import GanzooError, StorageError
+    from ..training.publish import publish
+    from .output import say
+
+    retry = f"ganzoo train --resume {_quoted(run_dir)} --steps {result.steps}"
+    retry += _keeping(model_name, result.config, registry)
+    try:
+        return publish(result, name=model_name, registry=reg, extra=extra)
+    except KeyboardInterrupt:
+        say(f"Interrupted while publishing {model_name}; the trained model is saved in {run_dir}. "
+            f"Publish it with: {retry}", err=True)
+        raise click.exceptions.Exit(130) from None
+    except (GanzooError, OSError) as exc:
+        detail = str(exc) if isinstance(exc, GanzooError) else \
+            f"could not store {model_name} in the registry at {reg.root}: {exc.strerror or exc}"
+        raise StorageError(f"{detail.rstrip('.')}. The trained model is saved in {run_dir}; "
+                           f"publish it with: {retry}") from exc
+
+
+def _keeping(model_name: str, config: TrainConfig, registry: Path | None) -> str:
+    """The options a resumed run needs to publish where this one would: its name (when not the default,
+    which a resumed run would otherwise use) and its registry."""
+    from ..training.publish import default_model_name
+
+    kept = f" --name {_quoted(model_name)}" if model_name != default_model_name(config) else ""
+    return kept + (f" --registry {_quoted(registry)}" if registry is not None else "")
+
+
+def _quoted(path: str | os.PathLike[str]) -> str:
+    """A path as it is typed in a shell command."""
+    import shlex
+
+    return shlex.quote(os.fspath(path))

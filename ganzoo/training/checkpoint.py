@@ -81,13 +81,16 @@ def save_checkpoint(state: TrainState, run_dir: str | os.PathLike[str]) -> Path:
 
 class Checkpointer(Callback):
     """Saves the run into ``run_dir`` every ``every`` steps and at the last step (``every=0``: never
-    on a schedule), and whenever the run is interrupted."""
+    on a schedule), and whenever the run is interrupted. With ``final`` the last step is saved
+    whatever ``every`` says (``ganzoo train`` does so, so the trained model is kept before it is
+    published)."""
 
-    def __init__(self, run_dir: str | os.PathLike[str], every: int = 0) -> None:
+    def __init__(self, run_dir: str | os.PathLike[str], every: int = 0, *, final: bool = False) -> None:
         if not isinstance(every, int) or every < 0:
             raise ConfigError(f"checkpoint_every must be 0 or a positive integer, got {every!r}")
         self.run_dir = Path(run_dir)
         self.every = every
+        self.final = final
         self.saved_step: int | None = None  # the step of the newest complete checkpoint
 
     def on_train_start(self, state: TrainState) -> None:
@@ -95,7 +98,8 @@ class Checkpointer(Callback):
             self.saved_step = state.step  # resumed from this folder: that checkpoint is the current one
 
     def on_step_end(self, state: TrainState, metrics: dict[str, torch.Tensor]) -> None:
-        if self.every and (state.step % self.every == 0 or state.step == state.config.steps):
+        last = state.step == state.config.steps
+        if (self.every and (state.step % self.every == 0 or last)) or (self.final and last):
             self.save(state)
 
     def on_interrupt(self, state: TrainState) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from ..catalog import get_catalog
-from ..registry import ModelRecord, Registry
+from ..registry import ModelRecord, Registry, parse_ref
 from ..rendering import grid_columns, reference_points, samples_png
 from ..sampling import generate
 from ..weights import weight_metadata
@@ -19,8 +19,12 @@ from .state import TrainResult
 __all__ = ["default_model_name", "publish"]
 
 
-def default_model_name(config: TrainConfig) -> str:
-    """``<architecture>-<dataset>``, the name a trained model is published under unless told otherwise."""
+def default_model_name(config: TrainConfig, from_ref: str | None = None) -> str:
+    """The name a trained model is published under unless told otherwise: the stored model's own name when
+    it was retrained from ``from_ref`` (``name``, ``name:VERSION`` or ``name@ALIAS``), else
+    ``<architecture>-<dataset>``."""
+    if from_ref is not None:
+        return parse_ref(from_ref).name
     return f"{config.architecture}-{config.dataset}"
 
 

@@ -41,6 +41,7 @@ class TrainingInterrupted(KeyboardInterrupt):
         super().__init__(f"interrupted after step {step}")
         self.step = step  # the last completed generator step
         self.run_dir = run_dir  # where the run was checkpointed, if anywhere
+        self.resume_command: str | None = None  # the command that continues it, when the caller knows better
 
 
 @dataclass
