@@ -262,6 +262,17 @@ def test_a_mistake_gets_one_line_and_changes_nothing(row, stocked, tmp_path, mon
 
 
 def test_every_documented_mistake_is_tested():
-    documented = re.findall(r"^\| `([a-z0-9-]+)` \|", DOC.read_text(), flags=re.MULTILINE)
+    mistakes = DOC.read_text().split("## Hostile input and unlucky timing")[0]  # the first table
+    documented = re.findall(r"^\| `([a-z0-9-]+)` \|", mistakes, flags=re.MULTILINE)
     assert sorted(documented) == sorted(r.id for r in ROWS)
     assert len(set(documented)) == len(documented)
+
+
+def test_every_hostile_input_case_names_a_test_that_exists():
+    text = DOC.read_text()
+    section = text[text.index("## Hostile input and unlucky timing"):]
+    cases = re.findall(r"^\| `([a-z0-9-]+)` \|.*\| `tests/(test_\w+\.py)::(test_\w+)` \|$", section, flags=re.MULTILINE)
+    assert len(cases) >= 20
+    here = Path(__file__).parent
+    for case, module, test in cases:
+        assert re.search(rf"^def {test}\(", (here / module).read_text(), flags=re.MULTILINE), (case, module, test)
