@@ -16,8 +16,18 @@ from typing import IO, Any
 
 from .errors import StorageError
 
-__all__ = ["fsync_dir", "json_safe", "library_versions", "remove_stale", "sha256_bytes", "sha256_file", "utc_now",
-           "write_atomic", "write_durable"]
+__all__ = [
+    "fsync_dir",
+    "json_safe",
+    "library_versions",
+    "read_or_refuse",
+    "remove_stale",
+    "sha256_bytes",
+    "sha256_file",
+    "utc_now",
+    "write_atomic",
+    "write_durable",
+]
 
 _CHUNK = 1 << 20
 
@@ -157,3 +167,13 @@ def load_json(data: str | bytes, what: str, error: type[Exception], *,
             raise refuse(f"nested more than {max_depth} levels deep")
         stack.extend((child, depth + 1) for child in children)
     return value
+
+
+def read_or_refuse(path: Path, where: str, error: type[Exception]) -> bytes:
+    """The bytes of ``path``; a missing or unreadable file raises ``error`` naming ``where`` and the path."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise error(f"{where}: {path} is missing") from exc
+    except OSError as exc:
+        raise error(f"{where}: cannot read {path}: {exc.strerror or exc}") from exc

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, IntegrityError
-from ..fileio import json_safe, load_json
+from ..fileio import json_safe, load_json, read_or_refuse
 from ..models import ModelSpec
 
 __all__ = ["MANIFEST", "MANIFEST_FORMAT", "REGISTRY_KEYS", "Manifest"]
@@ -107,12 +107,7 @@ class Manifest:
     @classmethod
     def read(cls, path: Path, where: str) -> Manifest:
         """Read and check ``path``; every failure is an IntegrityError that says what is wrong."""
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError as exc:
-            raise IntegrityError(f"{where}: {path} is missing") from exc
-        except OSError as exc:
-            raise IntegrityError(f"{where}: {path} is unreadable: {exc.strerror or exc}") from exc
+        raw = read_or_refuse(path, where, IntegrityError)
         return cls.from_dict(load_json(raw, f"{where}: {path}", IntegrityError), f"{where}: {path}")
 
 

@@ -29,6 +29,7 @@ from ..errors import ConfigError, GanzooError, IntegrityError, ModelNotFoundErro
 from ..fileio import (
     fsync_dir,
     library_versions,
+    read_or_refuse,
     remove_stale,
     sha256_bytes,
     sha256_file,
@@ -232,12 +233,7 @@ class Registry:
     def read_verified(self, ref_or_record: str | ModelRecord, filename: str) -> tuple[Path, bytes]:
         """A stored file's bytes, checked against the manifest: what is checked is what is used."""
         record, path, expected = self._expected(ref_or_record, filename)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError as exc:
-            raise IntegrityError(f"{record.ref}: {path} is missing") from exc
-        except OSError as exc:
-            raise IntegrityError(f"{record.ref}: cannot read {path}: {exc}") from exc
+        data = read_or_refuse(path, record.ref, IntegrityError)
         _compare(record, path, expected, sha256_bytes(data), len(data))
         return path, data
 
