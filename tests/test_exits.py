@@ -49,7 +49,7 @@ def test_a_failed_publish_keeps_the_run_and_says_how_to_publish_it(cli_run, monk
     assert error.startswith("Error: ") and "Permission denied" in error
     assert (tmp_path / "runs" / "r[1]" / "checkpoint.pt").is_file()
     retry = _retry_command(error)
-    assert retry[:5] == ["train", "--resume", "runs/r[1]", "--steps", "2"]
+    assert retry[:6] == ["train", "--resume", "runs/r[1]", "--steps", "2", "--publish"]
     assert _models(cli_run) == []
     out = cli_run(*retry).output
     assert f"Published {name or 'gan-ring8'}:1" in out
@@ -80,7 +80,7 @@ def test_ctrl_c_while_publishing_keeps_the_run_and_says_how_to_publish_it(cli_ru
     assert "Interrupted while publishing mk" in result.output
     assert (tmp_path / "run2" / "checkpoint.pt").is_file()
     retry = _retry_command(result.output)
-    assert retry == ["train", "--resume", "run2", "--steps", "2", "--name", "mk"]
+    assert retry == ["train", "--resume", "run2", "--steps", "2", "--publish", "--name", "mk"]
     assert "Published mk:2" in cli_run(*retry).output
     assert _models(cli_run) == ["mk:1", "mk:2"]
 
@@ -135,7 +135,7 @@ def test_disk_full_while_publishing_says_how_to_publish(cli_run, monkeypatch):
     monkeypatch.setattr(ganzoo.registry.store, "write_durable", full)
     result = cli_run(*TRAIN, "--run-dir", "run", code=1)
     assert "No space left on device" in result.output
-    assert _retry_command(result.output) == ["train", "--resume", "run", "--steps", "2"]
+    assert _retry_command(result.output) == ["train", "--resume", "run", "--steps", "2", "--publish"]
 
 
 def test_ctrl_c_during_training_gives_the_resume_command_that_keeps_the_name(cli_run, monkeypatch, tmp_path):

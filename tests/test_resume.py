@@ -244,3 +244,14 @@ def test_the_python_api_checkpoints_and_resumes(tmp_path):
         ganzoo.training.checkpoint.resume_config(tmp_path, {"seed": 1})
     with pytest.raises(ganzoo.ConfigError, match="past steps=3"):
         fit(TrainConfig.from_dict({**config.to_dict(), "steps": 3}), resume_from=tmp_path)
+
+
+def test_a_finished_run_continues_and_publishes_only_what_trained_further(cli_run):
+    cli_run("train", "gan", "--dataset", "ring8", "--steps", "3", "--batch-size", "16", "--run-dir", "run")
+    out = cli_run("train", "--resume", "run", "--steps", "5").output
+    assert "Published gan-ring8:2" in out and "(steps 4-5 trained now)" in out
+    assert load_checkpoint("run")["step"] == 5
+    again = cli_run("train", "--resume", "run").output
+    assert "Not published: the run was already at step 5" in again and "--publish" in again
+    assert [r.version for r in ganzoo.Registry().list("gan-ring8")] == [1, 2]
+    assert "Published gan-ring8:3" in cli_run("train", "--resume", "run", "--publish").output

@@ -106,6 +106,8 @@ def _load_config_file(ctx: click.Context, path: Path | None) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Sample grid PNG [default: samples/<name>-v<version>.png].")
 @click.option("--no-publish", is_flag=True, help="Do not store the model in the registry.")
+@click.option("--publish", "force_publish", is_flag=True,
+              help="With --resume: store the model even when the run trained no further (it is skipped otherwise).")
 @click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
               help="Train in N local processes (torch.distributed via torchrun; batch size is per process).")
 @click.option("--eval-every", type=click.IntRange(min=0), default=KEEPING["eval_every"], show_default=True,
@@ -124,6 +126,7 @@ def _load_config_file(ctx: click.Context, path: Path | None) -> None:
 @click.pass_context
 def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple[str, ...], run_dir: Path | None,
               resume: Path | None, registry: Path | None, name: str | None, out: Path | None, no_publish: bool,
+              force_publish: bool,
               fast: bool, nproc: int, from_ref: str | None, **options: Any) -> None:
     """Train ARCHITECTURE on a dataset, save a sample grid and publish the model to the registry.
 
@@ -165,7 +168,7 @@ def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple
     world = init_from_env(config.device)
     try:
         if world.is_main:
-            _train_and_publish(resolved, run_dir, resume, registry, name, out, no_publish)
+            _train_and_publish(resolved, run_dir, resume, registry, name, out, no_publish, force_publish)
         else:  # the other ranks train their share and write nothing
             fit(config, resume_from=resume)
     finally:
@@ -197,7 +200,7 @@ def _publishing_registry(registry: Path | None, name: str | None, config: TrainC
 
 
 def _train_and_publish(resolved: Any, run_dir: Path | None, resume: Path | None, registry: Path | None,
-                       name: str | None, out: Path | None, no_publish: bool) -> None:
+                       name: str | None, out: Path | None, no_publish: bool, force_publish: bool = False) -> None:
     from ..rendering import grid_columns, reference_points, save_samples
     from ..sampling import generate
     from ..training.checkpoint import Checkpointer
@@ -242,7 +245,9 @@ def _train_and_publish(resolved: Any, run_dir: Path | None, resume: Path | None,
     finally:
         progress.close()
     record = None
-    if reg is not None:  # stored first, so nothing printed afterwards can lose it
+    # A resumed run that trained no further is the model stored before: stored again only when asked.
+    unchanged = resume is not None and result.started_at == result.steps and not force_publish
+    if reg is not None and not unchanged:  # stored first, so nothing printed afterwards can lose it
         extra = {"evaluations": evaluator.records, "evaluation_protocol": evaluator.protocol} if evaluator else None
         record = _publish(result, model_name, reg, extra, run_dir, registry)
     if out is None:
@@ -253,7 +258,11 @@ def _train_and_publish(resolved: Any, run_dir: Path | None, resume: Path | None,
     say(f"Trained {config.architecture} on {result.dataset.name} for {result.steps} steps in {result.seconds:.1f} s.")
     say(f"Run folder: {run_dir} (metrics, grids, checkpoint; see it with: ganzoo report {_quoted(run_dir)})")
     if record is not None:
-        say(f"Published {record.ref} to {record.path}")
+        trained = f" (steps {result.started_at + 1}-{result.steps} trained now)" if result.started_at else ""
+        say(f"Published {record.ref} to {record.path}{trained}")
+    elif reg is not None:
+        say(f"Not published: the run was already at step {result.steps}, so this is the model stored before. "
+            f"To store it anyway add --publish; to train further, pass a larger --steps.")
     say(f"Sample grid: {path}")
 
 
@@ -265,7 +274,7 @@ def _publish(result: Any, model_name: str, reg: Any, extra: dict[str, Any] | Non
     from ..training.publish import publish
     from .output import say
 
-    retry = f"ganzoo train --resume {_quoted(run_dir)} --steps {result.steps}"
+    retry = f"ganzoo train --resume {_quoted(run_dir)} --steps {result.steps} --publish"
     retry += _keeping(model_name, result.config, registry)
     try:
         return publish(result, name=model_name, registry=reg, extra=extra)

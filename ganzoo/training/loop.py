@@ -150,6 +150,7 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
 
     for cb in callbacks:
         cb.on_train_start(state)
+    started_at = state.step  # where a resumed run continues
     start = time.perf_counter() - state.seconds
     for step in range(state.step + 1, config.steps + 1):
         loss.set_progress(step, config.steps)  # every registered loss is a ganzoo.Loss
@@ -236,7 +237,7 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
         ema_g = averaged.eval()
     for cb in callbacks:
         cb.on_train_end(state)
-    return TrainResult(config, spec, dataset, G, D, ema_g, history, config.steps, seconds, loss_name)
+    return TrainResult(config, spec, dataset, G, D, ema_g, history, config.steps, seconds, loss_name, started_at)
 
 
 @contextlib.contextmanager

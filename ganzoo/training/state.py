@@ -106,6 +106,7 @@ class TrainResult:
     steps: int
     seconds: float
     loss_name: str = ""  # the loss actually used: config.loss, or the architecture's default
+    started_at: int = 0  # the step the run continued from (0 for a new run)
 
     @property
     def best_generator(self) -> Generator:
