@@ -135,3 +135,21 @@ def test_the_console_script_runs_in_a_real_process(tmp_path):
     err = subprocess.run([*cmd, "train", "nope"], capture_output=True, text=True, cwd=tmp_path)
     assert err.returncode == 1 and err.stderr.startswith("Error: unknown architecture 'nope'")
     assert "Traceback" not in err.stderr
+
+
+def test_models_lists_stored_scores_and_sorts_by_them(cli_run):
+    import ganzoo
+
+    for seed in ("0", "1", "2"):
+        cli_run("train", "gan", "--dataset", "ring8", "--steps", "3", "--batch-size", "16", "--seed", seed)
+    for version, kl in (("1", 0.5), ("2", 0.1), ("3", 0.9)):  # evaluations as `ganzoo eval` stores them
+        ganzoo.Registry().record_metrics(f"gan-ring8:{version}", "mixture",
+                                         {"modes_covered": 8, "high_quality": 1 - kl, "reverse_kl": kl})
+    table = cli_run("models").stdout
+    assert "mixture.reverse_kl" in table.splitlines()[1] and "mixture.high_quality" in table.splitlines()[1]
+    best = json.loads(cli_run("models", "--json", "--sort", "reverse_kl").stdout)
+    assert [m["version"] for m in best] == [2, 1, 3]  # a divergence: lowest first
+    assert best[0]["scores"]["mixture.reverse_kl"] == 0.1
+    quality = json.loads(cli_run("models", "list", "--json", "--sort", "mixture.high_quality").stdout)
+    assert [m["version"] for m in quality] == [2, 1, 3]  # a share of good samples: highest first
+    assert "no stored version has the score 'fd'" in cli_run("models", "--sort", "fd", code=1).output

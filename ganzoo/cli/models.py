@@ -12,37 +12,54 @@ from .base import Failure, GanzooGroup, registry_option
 __all__ = ["models_cmd"]
 
 
+SORT_HELP = ("Order by a stored score, best first (distances lowest first), e.g. classifier.fd, "
+             "mixture.high_quality, or a bare metric such as fd when only one metric set has it.")
+
+
 @click.group("models", cls=GanzooGroup, invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--sort", "sort", default=None, metavar="SCORE", help=SORT_HELP)
 @registry_option
 @click.pass_context
-def models_cmd(ctx: click.Context, as_json: bool, registry: Path | None) -> None:
+def models_cmd(ctx: click.Context, as_json: bool, sort: str | None, registry: Path | None) -> None:
     """List the models in the registry (subcommands: show, verify, reindex, alias, rm, export, import)."""
     ctx.ensure_object(dict)
     ctx.obj["registry"] = registry
     if ctx.invoked_subcommand is None:
-        _list_models(registry, as_json)
+        _list_models(registry, as_json, sort)
 
 
-def _list_models(registry: Path | None, as_json: bool) -> None:
+def _list_models(registry: Path | None, as_json: bool, sort: str | None = None) -> None:
+    from ..errors import GanzooError
     from ..registry import Registry
+    from ..registry.scores import headline_scores, resolve_score, sort_by_score
     from .output import print_json, print_table
 
     reg = Registry(registry)
-    records = reg.list()
+    rows = []
+    for r in reg.list():
+        try:
+            scores = headline_scores(reg.read_manifest(r).metrics)
+        except GanzooError:  # a damaged manifest: listed without scores (`ganzoo models verify` says why)
+            scores = {}
+        rows.append((r, scores))
+    columns = sorted({name for _, scores in rows for name in scores})
+    if sort is not None:
+        rows = sort_by_score(rows, resolve_score(sort, columns))
     if as_json:
         print_json([{"name": r.name, "version": r.version, "ref": r.ref, "architecture": r.architecture,
                      "dataset": r.dataset, "steps": r.steps, "created": r.created, "aliases": list(r.aliases),
-                     "path": str(r.path)} for r in records])
+                     "path": str(r.path), "scores": scores} for r, scores in rows])
         return
-    if not records:
+    if not rows:
         from .output import say
 
         say(f"No models in {reg.root}. Train one with: ganzoo train dcgan")
         return
-    print_table(f"Models in {reg.root}", ["name", "version", "aliases", "architecture", "dataset", "steps", "created"],
-                [[r.name, r.version, ",".join(r.aliases), r.architecture, r.dataset, r.steps, r.created]
-                 for r in records])
+    print_table(f"Models in {reg.root}",
+                ["name", "version", "aliases", "architecture", "dataset", "steps", "created", *columns],
+                [[r.name, r.version, ",".join(r.aliases), r.architecture, r.dataset, r.steps, r.created,
+                  *(f"{scores[c]:.4g}" if c in scores else "" for c in columns)] for r, scores in rows])
 
 
 def _reg(ctx: click.Context, registry: Path | None) -> Any:
@@ -53,11 +70,12 @@ def _reg(ctx: click.Context, registry: Path | None) -> Any:
 
 @models_cmd.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--sort", "sort", default=None, metavar="SCORE", help=SORT_HELP)
 @registry_option
 @click.pass_context
-def models_list(ctx: click.Context, as_json: bool, registry: Path | None) -> None:
-    """List the models in the registry."""
-    _list_models(registry or (ctx.obj or {}).get("registry"), as_json)
+def models_list(ctx: click.Context, as_json: bool, sort: str | None, registry: Path | None) -> None:
+    """List the models in the registry, with the scores of their stored evaluations."""
+    _list_models(registry or (ctx.obj or {}).get("registry"), as_json, sort)
 
 
 @models_cmd.command("show")
