@@ -121,7 +121,10 @@ class Catalog:
 
     # -- building models ----------------------------------------------------------------------
     def resolve_spec(self, name: str, data_shape: Iterable[int], num_classes: int = 0, **overrides: Any) -> ModelSpec:
-        """Split defaults + overrides between the two constructors and return the full spec."""
+        """Split defaults + overrides between the two constructors and return the full spec.
+
+        The values' kinds are checked by :meth:`build`, which every spec goes through, whether
+        resolved here or read from a file."""
         arch = self.architecture(name)
         data_shape = tuple(int(s) for s in data_shape)
         if arch.conditional and num_classes < 1:
@@ -147,11 +150,6 @@ class Catalog:
                 json.dumps(value)
             except TypeError as exc:
                 raise ConfigError(f"option {key}={value!r} of {name!r} must be JSON-serializable") from exc
-            if key in overrides:  # the user's value, of the kind of the constructors' default
-                default = g_params.get(key) if key in g_params else d_params.get(key)
-                if default is None or default is inspect.Parameter.empty:  # no default in the signature
-                    default = arch.defaults.get(key, DEFAULT_LATENT_DIM if key == "latent_dim" else None)
-                value = check_like(f"model option {key} of {name!r}", value, default)
             if to_g:
                 g_kwargs[key] = value
             if to_d:

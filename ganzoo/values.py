@@ -118,12 +118,11 @@ def _range(minimum: int | None, maximum: int) -> str:
 
 
 def _bounds(minimum: float | None, maximum: float | None, above: float | None, below: float | None) -> str:
-    low = f"{minimum}" if minimum is not None else None
-    parts = []
     if minimum is not None and maximum is not None:
         return f" in [{minimum}, {maximum}]"
+    parts = []
     if minimum is not None:
-        parts.append(f">= {low}")
+        parts.append(f">= {minimum}")
     if above is not None:
         parts.append(f"> {above}")
     if maximum is not None:

@@ -11,6 +11,7 @@ future version adds stay in ``body`` and are written back unchanged.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from ..errors import ConfigError, IntegrityError
 from ..fileio import json_safe, load_json, read_or_refuse
 from ..models import ModelSpec
 
-__all__ = ["MANIFEST", "MANIFEST_FORMAT", "REGISTRY_KEYS", "Manifest"]
+__all__ = ["MANIFEST", "MANIFEST_FORMAT", "REGISTRY_KEYS", "Manifest", "checked_body", "table_of"]
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "ganzoo.model/1"
@@ -52,25 +53,21 @@ class Manifest:
 
     @property
     def dataset(self) -> dict[str, Any]:
-        found = self.body.get("dataset")
-        return dict(found) if isinstance(found, dict) else {}
+        return table_of(self.body, "dataset") or {}
 
     @property
     def training(self) -> dict[str, Any] | None:
         """The TrainConfig fields it was trained with (the loss resolved), when recorded."""
-        found = self.body.get("training")
-        return dict(found) if isinstance(found, dict) else None
+        return table_of(self.body, "training")
 
     @property
     def metrics(self) -> dict[str, Any]:
-        found = self.body.get("metrics")
-        return dict(found) if isinstance(found, dict) else {}
+        return table_of(self.body, "metrics") or {}
 
     @property
     def source(self) -> dict[str, Any] | None:
         """Where an imported version came from (``ganzoo models import``), else None."""
-        found = self.body.get("source")
-        return dict(found) if isinstance(found, dict) else None
+        return table_of(self.body, "source")
 
     @property
     def ref(self) -> str:
@@ -109,6 +106,12 @@ class Manifest:
         """Read and check ``path``; every failure is an IntegrityError that says what is wrong."""
         raw = read_or_refuse(path, where, IntegrityError)
         return cls.from_dict(load_json(raw, f"{where}: {path}", IntegrityError), f"{where}: {path}")
+
+
+def table_of(fields: Mapping[str, Any], key: str) -> dict[str, Any] | None:
+    """A copy of ``fields[key]`` when it is a JSON object, else None (absent, or damaged into another kind)."""
+    found = fields.get(key)
+    return dict(found) if isinstance(found, dict) else None
 
 
 def checked_body(manifest: Any) -> dict[str, Any]:

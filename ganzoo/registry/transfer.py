@@ -42,6 +42,7 @@ from ..fileio import fsync_dir, load_json, sha256_bytes, write_durable
 from ..models import ModelSpec, check_name
 from ..weights import ROLES, TensorInfo, decode_weights, parse_header, spec_from_metadata
 from .loading import check_fit
+from .manifest import table_of
 from .names import check_filename
 from .store import ModelRecord, Registry
 
@@ -135,7 +136,7 @@ def model_card(record: ModelRecord, manifest: dict[str, Any], files: dict[str, d
     """The README.md of an exported model: front matter, then what it is, how it was made, how it scores."""
     from ..catalog import get_catalog
 
-    spec, dataset, training = (_table_of(manifest, key) for key in ("spec", "dataset", "training"))
+    spec, dataset, training = (table_of(manifest, key) or {} for key in ("spec", "dataset", "training"))
     arch_name = str(manifest.get("architecture", "?"))
     found = get_catalog().architectures.get(arch_name)
     arch = found.value if found is not None else None
@@ -394,9 +395,3 @@ def _read_regular(path: Path, *, size: int | None = None, limit: int | None = No
 def _link(path: Path) -> IntegrityError:
     return IntegrityError(f"{path} is a symbolic link; an exported folder holds plain files only: copy the file "
                           "itself into the folder (nothing was imported)")
-
-
-def _table_of(manifest: dict[str, Any], key: str) -> dict[str, Any]:
-    """``manifest[key]`` when it is a JSON object, else {} (a damaged field is shown as empty)."""
-    found = manifest.get(key)
-    return found if isinstance(found, dict) else {}
