@@ -19,9 +19,11 @@ _EXPORTS: dict[str, str] = {
                     "ganzoo.catalog"),
     **dict.fromkeys(("DataOptions", "Dataset", "DatasetSpec"), "ganzoo.data"),
     **dict.fromkeys(("ConfigError", "DataError", "GanzooError", "IntegrityError", "ModelNotFoundError",
-                     "PluginError", "RegistryError", "ShapeMismatchError", "StorageError", "UnknownNameError"),
+                     "PluginError", "PluginWarning", "RegistryError", "ShapeMismatchError", "StorageError",
+                     "UnknownNameError"),
                     "ganzoo.errors"),
     "hookimpl": "ganzoo.hookspecs",
+    "Augmentation": "ganzoo.augment",
     **dict.fromkeys(("Loss", "lr_scale"), "ganzoo.losses"),
     **dict.fromkeys(("Architecture", "Discriminator", "Generator", "ModelSpec"), "ganzoo.models"),
     **dict.fromkeys(("ModelRecord", "Registry"), "ganzoo.registry"),
@@ -40,6 +42,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "FAST_PATH",
     "Architecture",
+    "Augmentation",
     "Callback",
     "Catalog",
     "Checkpointer",
@@ -60,6 +63,7 @@ __all__ = [
     "PluginError",
     "PluginFailure",
     "PluginInfo",
+    "PluginWarning",
     "Registry",
     "RegistryError",
     "ResolvedRun",
@@ -81,6 +85,7 @@ __all__ = [
     "hookimpl",
     "interpolate",
     "list_architectures",
+    "list_augmentations",
     "list_datasets",
     "list_losses",
     "load",
@@ -121,6 +126,13 @@ def list_losses() -> list[str]:
     return sorted(get_catalog().losses)
 
 
+def list_augmentations() -> list[str]:
+    """Names of every registered augmentation."""
+    from .catalog import get_catalog
+
+    return sorted(get_catalog().augmentations)
+
+
 def list_datasets() -> list[str]:
     """Names of every registered dataset."""
     from .catalog import get_catalog
@@ -138,6 +150,7 @@ def create(name: str, *, data_shape: tuple[int, ...], num_classes: int = 0,
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports on first use
     from .api import evaluate, generate, load, publish, train
+    from .augment import Augmentation
     from .catalog import Catalog, PluginFailure, PluginInfo, get_catalog, load_catalog, reset_catalog
     from .data import DataOptions, Dataset, DatasetSpec
     from .errors import (
@@ -147,6 +160,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         IntegrityError,
         ModelNotFoundError,
         PluginError,
+        PluginWarning,
         RegistryError,
         ShapeMismatchError,
         StorageError,

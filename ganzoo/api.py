@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,6 +22,8 @@ from .sampling import generate
 from .training.checkpoint import Checkpointer
 from .training.config import TrainConfig
 from .training.loop import fit
+from .training.options import architecture_train_defaults
+from .training.progress import ProgressCallback
 from .training.publish import default_model_name, publish
 from .training.state import Callback, TrainResult
 
@@ -28,15 +31,23 @@ __all__ = ["default_model_name", "evaluate", "generate", "load", "publish", "tra
 
 
 def train(architecture: str = "dcgan", dataset: str = "digits", *, callbacks: Iterable[Callback] = (),
-          run_dir: str | os.PathLike[str] | None = None, **options: Any) -> TrainResult:
+          run_dir: str | os.PathLike[str] | None = None, progress: bool | None = None,
+          registry: Registry | str | os.PathLike[str] | None = None, **options: Any) -> TrainResult:
     """Train ``architecture`` on ``dataset``; ``options`` are :class:`TrainConfig` fields.
 
     With ``run_dir`` the run is checkpointed there (``checkpoint_every=N``, the last step,
-    and on Ctrl-C); ``fit(config, resume_from=run_dir)`` continues it.
+    and on Ctrl-C); ``fit(config, resume_from=run_dir)`` continues it. ``progress`` shows a
+    progress bar on stderr: by default only when stderr is a terminal; ``False`` never.
+    ``init_from="name:3"`` starts from a stored model's weights, read from ``registry``.
+    The architecture's own ``train_defaults`` (e.g. resnet's ``d_steps=5``) apply to the
+    options not given here.
     """
-    config = TrainConfig(architecture=architecture, dataset=dataset, **options)
-    extra = [Checkpointer(run_dir, config.checkpoint_every)] if run_dir is not None else []
-    return fit(config, callbacks=[*callbacks, *extra])
+    own = architecture_train_defaults(architecture)
+    config = TrainConfig(architecture=architecture, dataset=dataset, **{**own, **options})
+    extra: list[Callback] = [Checkpointer(run_dir, config.checkpoint_every)] if run_dir is not None else []
+    if progress or (progress is None and sys.stderr.isatty()):
+        extra.insert(0, ProgressCallback())
+    return fit(config, callbacks=[*callbacks, *extra], registry=registry)
 
 
 def load(ref: str | os.PathLike[str], *, registry: Registry | str | os.PathLike[str] | None = None,
@@ -47,10 +58,10 @@ def load(ref: str | os.PathLike[str], *, registry: Registry | str | os.PathLike[
 
 def evaluate(ref: str | os.PathLike[str], *, registry: Any = None, samples: int | None = None, seed: int = 0,
              data_dir: str | None = None, save: bool = True, inception: bool = False,
-             split: str = "train") -> tuple[str, dict[str, Any]]:
+             split: str = "train", device: str | torch.device = "cpu") -> tuple[str, dict[str, Any]]:
     """Evaluate a stored model on the dataset it was trained on; returns ``(metric set, results)``.
 
     See :func:`ganzoo.evaluation.stored.evaluate_stored`.
     """
     return evaluate_stored(ref, registry=registry, samples=samples, seed=seed, data_dir=data_dir, save=save,
-                           inception=inception, split=split)
+                           inception=inception, split=split, device=device)

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,10 +25,12 @@ import pluggy
 import torch
 
 from . import hookspecs
+from .augment import Augmentation
 from .data.core import DatasetSpec
-from .errors import ConfigError, PluginError, ShapeMismatchError, UnknownNameError
+from .errors import ConfigError, PluginError, PluginWarning, ShapeMismatchError, UnknownNameError
+from .locations import NAME_KINDS, catalog_key, write_catalog_names
 from .losses import Loss
-from .models import Architecture, Discriminator, Generator, ModelSpec, check_name
+from .models import Architecture, Discriminator, Generator, ModelSpec, check_name, check_train_defaults
 from .values import check_like, parse_key_values
 
 __all__ = ["Catalog", "PluginFailure", "PluginInfo", "get_catalog", "load_catalog", "reset_catalog"]
@@ -37,7 +40,7 @@ CORE_PLUGIN = "core"
 BUILTIN_DISTRIBUTION = "ganzoo"  # its entry points are the built-ins: they register before any other plugin
 SLOW_IMPORT_S = 1.0  # a plugin whose import takes longer is named by ``ganzoo plugins``
 DEFAULT_LATENT_DIM = 100
-HOOKS = ("register_losses", "register_datasets", "register_architectures")
+HOOKS = ("register_losses", "register_datasets", "register_architectures", "register_augmentations")
 
 
 @dataclass
@@ -69,17 +72,18 @@ class Registered:
 
     name: str
     plugin: str
-    value: Any  # Architecture, DatasetSpec, or a Loss subclass
+    value: Any  # Architecture, DatasetSpec, or a Loss or Augmentation subclass
     description: str = ""
 
 
 class Catalog:
-    """Architectures, losses and datasets registered by the loaded plugins."""
+    """Architectures, losses, datasets and augmentations registered by the loaded plugins."""
 
     def __init__(self) -> None:
         self.architectures: dict[str, Registered] = {}
         self.losses: dict[str, Registered] = {}
         self.datasets: dict[str, Registered] = {}
+        self.augmentations: dict[str, Registered] = {}
         self.plugins: list[PluginInfo] = []
         self.failures: list[PluginFailure] = []
 
@@ -98,21 +102,28 @@ class Catalog:
         base, options = parse_loss_spec(name)
         if base not in self.losses:
             raise UnknownNameError("loss", base, self.losses)
-        cls = self.losses[base].value
-        if not options:  # a loss that cannot be built bare is the plugin's bug: let it show as such
-            return cls()
-        accepted = _loss_keywords(cls)
-        unknown = sorted(set(options) - set(accepted)) if accepted is not None else []
-        if unknown:
-            takes = f"it takes {', '.join(sorted(accepted))}" if accepted else "it takes no options"
-            raise ConfigError(f"loss {base!r} has no option {', '.join(unknown)}; {takes} "
-                              f"(e.g. --loss {base}" + (f":{sorted(accepted)[0]}=VALUE)" if accepted else ")"))
-        for key, value in options.items():  # the kind of each option's default; the loss checks ranges
-            options[key] = check_like(f"loss {base!r} option {key}", value, (accepted or {}).get(key))
-        try:
-            return cls(**options)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"loss {name!r}: {exc}") from None
+        loss: Loss = _construct("loss", "--loss", name, base, self.losses[base].value, options)
+        return loss
+
+    def augmentation(self, name: str) -> Augmentation:
+        """The augmentation ``name``, or ``NAME:KEY=VALUE[,KEY=VALUE...]`` with keyword options for its constructor.
+
+        As for losses; a value may hold commas (``diffaugment:policy=translation,cutout``): a part
+        without ``=`` continues the value before it.
+        """
+        base, options = parse_augment_spec(name)
+        if base not in self.augmentations:
+            raise UnknownNameError("augmentation", base, self.augmentations)
+        augmentation: Augmentation = _construct("augmentation", "--augment", name, base,
+                                                self.augmentations[base].value, options)
+        return augmentation
+
+    def train_defaults(self, name: str) -> dict[str, Any]:
+        """The training options architecture ``name`` declares (``Architecture.train_defaults``), as a new dict.
+
+        ``ganzoo train`` and :func:`ganzoo.train` use them for the options the user does not give.
+        """
+        return dict(self.architecture(name).train_defaults)
 
     def dataset(self, name: str) -> DatasetSpec:
         if name not in self.datasets:
@@ -371,7 +382,7 @@ def load_catalog(
 
     order = list(info)
     tables = {"register_architectures": catalog.architectures, "register_losses": catalog.losses,
-              "register_datasets": catalog.datasets}
+              "register_datasets": catalog.datasets, "register_augmentations": catalog.augmentations}
     failed: set[str] = set()
     for hook in HOOKS:
         impls = {impl.plugin_name: impl for impl in getattr(pm.hook, hook).get_hookimpls()}
@@ -409,6 +420,9 @@ def load_catalog(
     if strict and catalog.failures:
         lines = "; ".join(f"{f.name} ({f.stage}): {f.error}" for f in catalog.failures)
         raise PluginError(f"plugin failures with GANZOO_STRICT_PLUGINS set: {lines}")
+    if entry_points and plugins is None and disabled is None:  # the installed plugins: what completion offers
+        write_catalog_names({kind: {name: reg.description for name, reg in getattr(catalog, kind, {}).items()}
+                             for kind in NAME_KINDS}, catalog_key(eps))
     return catalog
 
 
@@ -449,6 +463,7 @@ def _registrar(hook: str, plugin: str, table: dict[str, Registered],
             if not isinstance(arch, Architecture):
                 raise ConfigError(f"register() takes a ganzoo.Architecture, got {type(arch).__name__}")
             check_new("architecture", arch.name)
+            check_train_defaults(arch.name, arch.train_defaults)  # again: the dict may have changed since
             staged[arch.name] = Registered(arch.name, plugin, arch, arch.description)
         return register_architecture
 
@@ -459,6 +474,19 @@ def _registrar(hook: str, plugin: str, table: dict[str, Registered],
             check_new("dataset", spec.name)
             staged[spec.name] = Registered(spec.name, plugin, spec, spec.description)
         return register_dataset
+
+    if hook == "register_augmentations":
+        def register_augmentation(name: str, augmentation_cls: type[Augmentation], description: str = "") -> None:
+            check_name("augmentation", name)
+            if not (isinstance(augmentation_cls, type) and issubclass(augmentation_cls, Augmentation)):
+                raise ConfigError(f"augmentation {name!r}: expected a subclass of ganzoo.Augmentation, "
+                                  f"got {augmentation_cls!r}")
+            if inspect.isabstract(augmentation_cls):
+                missing = ", ".join(sorted(augmentation_cls.__abstractmethods__))
+                raise ConfigError(f"augmentation {name!r}: {augmentation_cls.__name__} does not implement {missing}")
+            check_new("augmentation", name)
+            staged[name] = Registered(name, plugin, augmentation_cls, description)
+        return register_augmentation
 
     def register_loss(name: str, loss_cls: type[Loss], description: str = "") -> None:
         check_name("loss", name)
@@ -509,10 +537,16 @@ _CATALOG: Catalog | None = None
 
 
 def get_catalog() -> Catalog:
-    """The process-wide catalog, loaded on first use."""
+    """The process-wide catalog, loaded on first use. Plugins that failed are announced once, as a
+    :class:`~ganzoo.errors.PluginWarning` (one line naming them and ``ganzoo plugins``)."""
     global _CATALOG
     if _CATALOG is None:
         _CATALOG = load_catalog()
+        if _CATALOG.failures:
+            names = ", ".join(f"{f.name} ({f.stage}: {f.error})" for f in _CATALOG.failures)
+            many = len({f.name for f in _CATALOG.failures}) > 1
+            warnings.warn(PluginWarning(f"plugin{'s' if many else ''} left out: {names}; details: ganzoo plugins"),
+                          stacklevel=2)
     return _CATALOG
 
 
@@ -527,6 +561,40 @@ def parse_loss_spec(spec: str) -> tuple[str, dict[str, Any]]:
     base, sep, rest = spec.partition(":")
     options = parse_key_values(rest.split(","), f"loss {spec!r}: option", "non-saturating-r1:gamma=3") if sep else {}
     return base.strip(), options
+
+
+def parse_augment_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"NAME:KEY=VALUE,KEY=VALUE"`` -> ``("NAME", {KEY: VALUE, ...})``, where a part without ``=``
+    continues the value before it: ``policy=translation,cutout`` is one option."""
+    base, sep, rest = spec.partition(":")
+    if not sep:
+        return base.strip(), {}
+    parts: list[str] = []
+    for part in rest.split(","):
+        if parts and "=" not in part:
+            parts[-1] += "," + part
+        else:
+            parts.append(part)
+    return base.strip(), parse_key_values(parts, f"augmentation {spec!r}: option", "diffaugment:policy=color")
+
+
+def _construct(kind: str, flag: str, spec: str, base: str, cls: Any, options: dict[str, Any]) -> Any:
+    """An instance of the registered ``cls`` built from ``options``: each checked against the kind of its
+    default, an option the constructor lacks refused with the ones it takes."""
+    if not options:  # a class that cannot be built bare is the plugin's bug: let it show as such
+        return cls()
+    accepted = _loss_keywords(cls)
+    unknown = sorted(set(options) - set(accepted)) if accepted is not None else []
+    if unknown:
+        takes = f"it takes {', '.join(sorted(accepted))}" if accepted else "it takes no options"
+        raise ConfigError(f"{kind} {base!r} has no option {', '.join(unknown)}; {takes} "
+                          f"(e.g. {flag} {base}" + (f":{sorted(accepted)[0]}=VALUE)" if accepted else ")"))
+    for key, value in options.items():  # the kind of each option's default; the class checks ranges
+        options[key] = check_like(f"{kind} {base!r} option {key}", value, (accepted or {}).get(key))
+    try:
+        return cls(**options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{kind} {spec!r}: {exc}") from None
 
 
 def _loss_keywords(cls: Any) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ __all__ = [
     "IntegrityError",
     "ModelNotFoundError",
     "PluginError",
+    "PluginWarning",
     "RegistryError",
     "ShapeMismatchError",
     "StorageError",
@@ -59,6 +60,10 @@ class UnknownNameError(GanzooError, KeyError):
 
 class PluginError(GanzooError, RuntimeError):
     """A plugin failed to import or to register, or two plugins clash."""
+
+
+class PluginWarning(UserWarning):
+    """Plugins were left out because they failed to load; the rest of ganzoo works without them."""
 
 
 class DataError(GanzooError, ValueError):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 import pluggy
 
 if TYPE_CHECKING:  # for the annotations only: importing this module loads no models, losses or data
+    from .augment import Augmentation
     from .data.core import DatasetSpec
     from .losses import Loss
     from .models import Architecture
@@ -24,6 +25,12 @@ class LossRegistrar(Protocol):
     """The ``register`` callback of :func:`register_losses`."""
 
     def __call__(self, name: str, loss_cls: type[Loss], description: str = "") -> None: ...
+
+
+class AugmentationRegistrar(Protocol):
+    """The ``register`` callback of :func:`register_augmentations`."""
+
+    def __call__(self, name: str, augmentation_cls: type[Augmentation], description: str = "") -> None: ...
 
 
 @hookspec
@@ -44,3 +51,13 @@ def register_losses(register: LossRegistrar) -> None:
 @hookspec
 def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
     """Register datasets: call ``register(ganzoo.DatasetSpec(...))`` once per dataset."""
+
+
+@hookspec
+def register_augmentations(register: AugmentationRegistrar) -> None:
+    """Register augmentations of what the discriminator sees: ``register(name, AugmentationClass, description="...")``.
+
+    ``AugmentationClass`` subclasses :class:`ganzoo.Augmentation`. ``--augment NAME`` constructs it
+    with no arguments; ``--augment NAME:KEY=VALUE,...`` passes the options as keyword arguments, so
+    every option needs a default.
+    """

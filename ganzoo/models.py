@@ -8,7 +8,9 @@ networks: it relies only on the contract written here.
 from __future__ import annotations
 
 import abc
+import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,10 +18,52 @@ import torch
 from torch import nn
 
 from .errors import ConfigError
+from .values import check_int, check_number
 
-__all__ = ["Architecture", "Discriminator", "Generator", "ModelSpec", "check_name"]
+__all__ = ["TRAIN_DEFAULT_OPTIONS", "Architecture", "Discriminator", "Generator", "ModelSpec", "check_name",
+           "check_train_defaults"]
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+def _betas(name: str, value: Any) -> tuple[float, float]:
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ConfigError(f"{name} must be two numbers in [0, 1), got {value!r}")
+    first, second = (check_number(name, b, minimum=0, below=1, kind="two numbers in [0, 1)") for b in value)
+    return first, second
+
+
+# The training options an architecture may give its own defaults for (Architecture.train_defaults):
+# how its networks are best optimized. Each is checked as TrainConfig checks the option of that name.
+TRAIN_DEFAULT_OPTIONS: dict[str, Callable[[str, Any], Any]] = {
+    "d_steps": lambda name, v: check_int(name, v, minimum=1, kind="a positive integer"),
+    "lr_g": lambda name, v: check_number(name, v, above=0, kind="a positive number"),
+    "lr_d": lambda name, v: check_number(name, v, above=0, kind="a positive number"),
+    "betas": _betas,
+    "ema": lambda name, v: check_number(name, v, minimum=0, below=1, kind="in [0, 1) (0 disables it)"),
+    "lr_decay": lambda name, v: check_number(name, v, minimum=0, maximum=1, kind="a fraction in [0, 1]"),
+}
+
+
+def check_train_defaults(architecture: str, defaults: object) -> dict[str, Any]:
+    """``defaults`` checked as :attr:`Architecture.train_defaults`: known options, valid values.
+
+    Returns them normalized (numbers as ``float``, ``betas`` as a tuple); raises
+    :class:`~ganzoo.errors.ConfigError` naming the architecture, the option and what it takes.
+    """
+    where = f"architecture {architecture!r}: train_defaults"
+    if not isinstance(defaults, dict) or not all(isinstance(k, str) for k in defaults):
+        raise ConfigError(f"{where} must be a dict of training options, e.g. {{'d_steps': 5}}, got {defaults!r}")
+    checked: dict[str, Any] = {}
+    for key, value in defaults.items():
+        check = TRAIN_DEFAULT_OPTIONS.get(key)
+        if check is None:
+            close = difflib.get_close_matches(key, TRAIN_DEFAULT_OPTIONS, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{where} has no option {key!r}{hint}; an architecture may set "
+                              f"{', '.join(TRAIN_DEFAULT_OPTIONS)}")
+        checked[key] = check(f"{where} {key}", value)
+    return checked
 
 
 def check_name(kind: str, name: object) -> str:
@@ -95,6 +139,15 @@ class Architecture:
     ``defaults`` are keyword arguments merged into the constructors: each key goes to
     every constructor that accepts it (so ``latent_dim`` reaches only the generator
     while a shared width can reach both).
+
+    ``train_defaults`` are the training options this architecture trains best with (any of
+    :data:`TRAIN_DEFAULT_OPTIONS`: ``d_steps``, ``lr_g``, ``lr_d``, ``betas``, ``ema``,
+    ``lr_decay``), e.g. ``{"d_steps": 5, "betas": (0.0, 0.9)}``. ``ganzoo train`` and
+    :func:`ganzoo.train` use them for every such option the user does not give (on the
+    command line, in a ``--config`` file, through ``--from``, or as a keyword); the run
+    records the values it used. :func:`ganzoo.fit` trains the :class:`~ganzoo.TrainConfig`
+    it is given as it is: TrainConfig's own defaults know nothing of architectures.
+    They are checked when the Architecture is made, so a bad one fails its registration.
     """
 
     name: str  # the name users type: ``ganzoo train <name>``
@@ -105,6 +158,7 @@ class Architecture:
     conditional: bool = False  # True: G and D take class labels, the data must have labels
     default_loss: str = "non-saturating"  # the loss used when the user names none
     defaults: dict[str, Any] = field(default_factory=dict)  # constructor keyword defaults
+    train_defaults: dict[str, Any] = field(default_factory=dict)  # training options used unless the user gives them
 
     def __post_init__(self) -> None:
         check_name("architecture", self.name)
@@ -122,6 +176,7 @@ class Architecture:
             raise ConfigError(f"architecture {self.name!r}: defaults must be a dict with string keys")
         if not isinstance(self.default_loss, str):
             raise ConfigError(f"architecture {self.name!r}: default_loss must be a loss name")
+        object.__setattr__(self, "train_defaults", check_train_defaults(self.name, self.train_defaults))
 
 
 @dataclass(frozen=True)

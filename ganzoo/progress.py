@@ -10,8 +10,20 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator
+from typing import Any
 
-__all__ = ["progress"]
+__all__ = ["make_console", "progress"]
+
+
+def make_console(stderr: bool = False) -> Any:
+    """A rich Console that prints plain text: no markup, emoji codes or highlighting; no styles at all
+    with ``NO_COLOR`` (rich's own support still writes bold and italic); soft-wrapped when piped."""
+    from rich.console import Console
+
+    plain = os.environ.get("NO_COLOR", "") != ""
+    piped = not (sys.stderr if stderr else sys.stdout).isatty()
+    return Console(stderr=stderr, highlight=False, markup=False, emoji=False, soft_wrap=piped,
+                   color_system=None if plain else "auto")
 
 
 @contextlib.contextmanager

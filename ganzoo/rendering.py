@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
-from torchvision.utils import make_grid, save_image
+from torchvision.utils import make_grid
 
 if TYPE_CHECKING:
     from .data import Dataset
 
-__all__ = ["grid_columns", "png_bytes", "reference_points", "render_samples", "samples_png", "save_samples"]
+__all__ = ["grid_columns", "grid_size", "image_bytes", "png_bytes", "reference_points", "render_samples",
+           "samples_png", "save_samples"]
 
 SCATTER_SIZE = 384
 MIN_CELL = 32  # smallest cell width of an image grid, in pixels
@@ -22,6 +23,15 @@ REFERENCE_POINTS = 2000  # real points drawn under generated 2-D samples
 def grid_columns(num_classes: int) -> int:
     """Columns of a sample grid: one per class for conditional models with up to 16 classes, else 8."""
     return num_classes if 0 < num_classes <= 16 else 8
+
+
+def grid_size(num_classes: int, target: int = 64) -> int:
+    """How many samples a model's preview grid shows: ``target``, or for a conditional model whose
+    classes are the columns, the nearest whole number of rows (every class equally often)."""
+    columns = grid_columns(num_classes)
+    if num_classes == 0 or columns != num_classes:
+        return target
+    return columns * max(1, round(target / columns))
 
 
 def reference_points(dataset: Dataset) -> torch.Tensor | None:
@@ -72,17 +82,32 @@ def _scatter(points: torch.Tensor, reference: torch.Tensor | None) -> torch.Tens
 
 def png_bytes(image: torch.Tensor) -> bytes:
     """Encode a (3, H, W) float image in [0, 1] as PNG."""
+    return image_bytes(image, "png")
+
+
+def image_bytes(image: torch.Tensor, fmt: str = "png") -> bytes:
+    """Encode a (3, H, W) float image in [0, 1] as ``png`` (lossless) or ``jpg`` (quality 95, no chroma
+    subsampling, so one-pixel details of small images survive)."""
+    from PIL import Image
+
+    pixels = image.detach().float().mul(255).add(0.5).clamp(0, 255).to("cpu", torch.uint8)
+    picture = Image.fromarray(pixels.permute(1, 2, 0).numpy())
     buf = io.BytesIO()
-    save_image(image, buf, format="png")
+    if fmt == "png":
+        picture.save(buf, format="PNG")
+    elif fmt == "jpg":
+        picture.save(buf, format="JPEG", quality=95, subsampling=0)
+    else:
+        raise ValueError(f"unknown image format {fmt!r}")
     return buf.getvalue()
 
 
 def save_samples(samples: torch.Tensor, path: str | Path, *, nrow: int = 8,
-                 reference: torch.Tensor | None = None) -> Path:
-    """Write samples as a PNG (grid or scatter) and return the path."""
+                 reference: torch.Tensor | None = None, fmt: str = "png") -> Path:
+    """Write samples as an image (grid or scatter; ``png`` or ``jpg``) and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(samples_png(samples, nrow=nrow, reference=reference))
+    path.write_bytes(image_bytes(render_samples(samples, nrow=nrow, reference=reference), fmt))
     return path
 
 

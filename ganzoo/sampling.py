@@ -23,7 +23,8 @@ __all__ = ["FORMATS", "METHODS", "evaluating", "generate", "interpolate", "lerp"
            "save_samples_file", "seeded_rng", "slerp"]
 
 METHODS = ("slerp", "lerp")
-FORMATS = ("png", "npy")
+FORMATS = ("png", "jpg", "npy")
+SUFFIXES = {"png": "png", "jpg": "jpg", "jpeg": "jpg", "npy": "npy"}  # file suffix -> format
 
 
 def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -137,13 +138,22 @@ def interpolate(generator: Generator, rows: int = 8, steps: int = 8, *, method: 
 
 
 def sample_format(path: str | os.PathLike[str], fmt: str | None = None) -> str:
-    """The file format to write: ``fmt`` if given (it must agree with a .png/.npy suffix), else from the suffix."""
+    """The file format to write: ``fmt`` if given (it must agree with a known suffix), else from the suffix.
+
+    ``.png`` and ``.jpg``/``.jpeg`` are grid images, ``.npy`` the raw array; a name without a
+    suffix is a PNG; any other suffix is refused unless ``fmt`` says what to write.
+    """
     suffix = Path(path).suffix.lower().lstrip(".")
+    known = SUFFIXES.get(suffix)
     if fmt is None:
-        return "npy" if suffix == "npy" else "png"
+        if suffix and known is None:
+            raise ConfigError(f"cannot tell what to write to {os.fspath(path)!r}: its suffix .{suffix} is none of "
+                              f"{', '.join('.' + s for s in SUFFIXES)}; rename it or pass --format "
+                              f"({', '.join(FORMATS)})")
+        return known or "png"
     if fmt not in FORMATS:
         raise ConfigError(f"unknown sample format {fmt!r}; use one of {', '.join(FORMATS)}")
-    if suffix in FORMATS and suffix != fmt:
+    if known is not None and known != fmt:
         raise ConfigError(f"--format {fmt} but the output {os.fspath(path)!r} ends in .{suffix}; "
                           f"name it .{fmt} or leave --format out")
     return fmt
@@ -151,13 +161,13 @@ def sample_format(path: str | os.PathLike[str], fmt: str | None = None) -> str:
 
 def save_samples_file(samples: torch.Tensor, path: str | os.PathLike[str], *, fmt: str | None = None,
                       nrow: int = 8) -> Path:
-    """Write samples as a PNG grid or, for ``npy``, the raw float32 array (N, C, H, W) or (N, D) in [-1, 1]."""
+    """Write samples as a PNG or JPEG grid or, for ``npy``, the raw float32 array (N, C, H, W) or (N, D) in [-1, 1]."""
     fmt = sample_format(path, fmt)
     path = Path(path)
-    if fmt == "png":
+    if fmt in ("png", "jpg"):
         from .rendering import save_samples
 
-        return save_samples(samples, path, nrow=nrow)
+        return save_samples(samples, path, nrow=nrow, fmt=fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
     array = samples.detach().float().cpu().numpy().astype(np.float32, copy=False)
     with open(path, "wb") as f:  # a file object: np.save would otherwise append .npy to other names

@@ -15,10 +15,21 @@ import ganzoo
 from ganzoo.catalog import reset_catalog
 from ganzoo.cli import cli
 
+USER_FOLDERS = ("XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME")
+
+
+@pytest.fixture(scope="session")
+def user_folders(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Stands in for the user's data, cache, config and state folders (platformdirs' locations) all session."""
+    return tmp_path_factory.mktemp("user")
+
 
 @pytest.fixture(autouse=True)
-def _isolate(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
-    """No test touches the user's registry or data dir, or leaks plugins between tests."""
+def _isolate(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, user_folders: Path):
+    """No test touches the user's registry, caches or data dir, or leaks plugins between tests."""
+    for var in USER_FOLDERS:  # the user data registry and the shared caches land here, never in $HOME
+        monkeypatch.setenv(var, str(user_folders / var.lower()))
+    monkeypatch.delenv("GANZOO_CACHE", raising=False)
     monkeypatch.setenv("GANZOO_REGISTRY", str(tmp_path_factory.mktemp("registry")))
     monkeypatch.setenv("GANZOO_DATA", str(tmp_path_factory.mktemp("data")))
     monkeypatch.delenv("GANZOO_STRICT_PLUGINS", raising=False)

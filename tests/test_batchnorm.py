@@ -124,7 +124,7 @@ def test_eval_during_training_scores_what_the_run_hands_back(arch, seed, tmp_pat
     monkeypatch.setattr(evaluation, "evaluate", spy)
     config = TrainConfig(architecture=arch, dataset="ring8", steps=30, batch_size=32, ema=0.9, log_every=10,
                          seed=seed, model={"hidden": 16, "latent_dim": 2})
-    callback = evaluation.EvalCallback(15, tmp_path, samples=500)
+    callback = evaluation.EvalCallback(15, samples=500)
     result = fit(config, callbacks=[callback])
     assert [r["step"] for r in callback.records] == [15, 30]
     assert torch.equal(scored[-1], ganzoo.generate(result.best_generator, 256, seed=1))

@@ -85,6 +85,13 @@ def _strict_plugin(module: str, source: str, entry_point: str) -> Callable[[pyte
     return setup
 
 
+def _a_run(cwd: Path) -> None:
+    """A finished run folder ``run`` (nothing published)."""
+    result = CliRunner().invoke(cli, ["train", "dcgan", *FAST, "--run-dir", str(cwd / "run"), "--no-publish",
+                                      "--out", str(cwd / "grid.png")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+
+
 def _damaged_index(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
     (cwd.parent / "registry" / "index.sqlite").write_bytes(b"not an SQLite database " * 100)
 
@@ -206,6 +213,21 @@ ROWS = [
         setup=untrusted_import.export_setup("config-too-large")),
     Row("resume-nested-config", ["train", "--resume", "run"], "config.json is not valid JSON (nested",
         setup=untrusted_weights.nested_run_setup),
+    # starting from a stored model, and the options of every day
+    Row("init-from-other-architecture", ["train", "cgan", "--init-from", "dcgan-digits", "--steps", "2"],
+        "it is a 'dcgan' model and this run trains 'cgan'"),
+    Row("init-from-other-shape", ["train", "--init-from", "dcgan-digits", "--image-size", "16", *FAST],
+        "built with data of shape 1x8x8, not 1x16x16 (pass --image-size 8)"),
+    Row("init-from-missing-model", ["train", "--init-from", "dcgan-digitz", *FAST], "dcgan-digitz"),
+    Row("init-from-file", ["train", "--init-from", "g.safetensors", *FAST],
+        "--init-from needs a model in the registry"),
+    Row("no-checkpoint-without-publishing", ["train", "dcgan", "--no-checkpoint", "--no-publish"],
+        "with --no-publish it cannot", code=2),
+    Row("zero-threads", ["train", "dcgan", "--threads", "0"], "'--threads': 0 is not in the range x>=1", code=2),
+    Row("unknown-sample-suffix", ["sample", "dcgan-digits", "--out", "grid.gif"], "its suffix .gif is none of"),
+    Row("unknown-sample-device", ["sample", "dcgan-digits", "--device", "tpu"], "unknown device 'tpu'"),
+    Row("resume-changed-option", ["train", "--resume", "run", "--lr-g", "0.001"],
+        "cannot resume run with a changed --lr-g (0.0002 -> 0.001)", setup=lambda mp, cwd: _a_run(cwd)),
 ]
 
 

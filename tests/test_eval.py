@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -21,14 +20,15 @@ def test_eval_of_a_2d_mixture_model_is_recorded_in_its_manifest(cli_run):
     assert "verified" in cli_run("models", "verify").output  # rewriting the manifest broke no hash
 
 
-def test_eval_of_an_image_model_trains_and_caches_a_classifier(cli_run, tmp_path):
+def test_eval_of_an_image_model_trains_and_caches_a_classifier(cli_run, tmp_path, monkeypatch):
+    monkeypatch.setenv("GANZOO_CACHE", str(tmp_path / "cache"))  # trained here, not found from another test
     cli_run("train", "cdcgan", "--steps", "3", "--batch-size", "16", "-o", "base_channels=8")
     first = json.loads(cli_run("eval", "cdcgan-digits", "--samples", "300", "--json").output)
     for key in ("fd", "kid", "precision", "recall", "class_kl", "label_accuracy"):
         assert isinstance(first[key], float), key
     assert first["protocol"]["classifier_accuracy"] > 0.9  # the feature network really learned digits
     assert first["protocol"]["features"].startswith("ganzoo FeatureClassifier 128-d, recipe v2, ")
-    cached = list(Path(os.environ["GANZOO_REGISTRY"], "classifiers").glob("digits-*.safetensors"))
+    cached = list(Path(tmp_path, "cache", "classifiers").glob("digits-*.safetensors"))
     assert len(cached) == 1
     mtime = cached[0].stat().st_mtime_ns
     second = json.loads(cli_run("eval", "cdcgan-digits", "--samples", "300", "--json").output)

@@ -75,7 +75,7 @@ def test_tables_on_a_terminal_show_cells_and_titles_as_typed(monkeypatch, capsys
 
 @pytest.mark.parametrize("terminal", [False, True])
 def test_training_progress_prints_notes_and_names_as_typed(terminal, monkeypatch):
-    from ganzoo.cli.progress import ProgressCallback
+    from ganzoo.training.progress import ProgressCallback
 
     monkeypatch.delenv("GANZOO_PLAIN_PROGRESS", raising=False)
     buffer = io.StringIO()

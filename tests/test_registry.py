@@ -23,6 +23,7 @@ from torch import nn
 import ganzoo
 import ganzoo.builtin
 from ganzoo.errors import ConfigError, IntegrityError, ModelNotFoundError, RegistryError
+from ganzoo.locations import user_registry
 from ganzoo.registry import Registry, is_path_ref, load_generator
 from ganzoo.registry import index as index_module
 from ganzoo.registry import store as store_module
@@ -519,10 +520,11 @@ def test_reading_a_missing_registry_lists_nothing_and_creates_nothing(tmp_path: 
     assert empty.list() == [] and not (tmp_path / "index.sqlite").exists()
 
 
-def test_root_comes_from_argument_then_environment_then_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_root_comes_from_argument_then_environment_then_the_lookup(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("GANZOO_REGISTRY", raising=False)
-    assert Registry().root == (tmp_path / "registry").resolve()
+    assert Registry().root == user_registry() and Registry().reason == "user data folder"  # none here or above
     monkeypatch.setenv("GANZOO_REGISTRY", str(tmp_path / "env"))
     assert Registry().root == (tmp_path / "env").resolve()
     assert Registry("explicit").root == (tmp_path / "explicit").resolve()

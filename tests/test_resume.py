@@ -87,7 +87,7 @@ def test_resumed_run_is_identical_to_a_straight_one(straight, tmp_path):
 
 KILLER = """
 import os, signal, sys
-from ganzoo.cli.progress import ProgressCallback
+from ganzoo.training.progress import ProgressCallback
 
 shown = ProgressCallback.on_step_end
 
@@ -215,7 +215,7 @@ def test_non_finite_gradients_stop_the_run_and_keep_the_last_checkpoint(tmp_path
 
 
 def test_divergence_is_one_line_and_exit_1_on_the_command_line(cli_run, monkeypatch):
-    from ganzoo.cli.progress import ProgressCallback
+    from ganzoo.training.progress import ProgressCallback
 
     shown = ProgressCallback.on_step_end
     poison = PoisonGradients(2)

@@ -91,10 +91,22 @@ def test_npy_holds_the_exact_samples(cli_run, models, tmp_path):
     assert (tmp_path / "grid.png").read_bytes().startswith(b"\x89PNG")
     clash = cli_run("sample", "plain", "--format", "npy", "--out", "grid.png", code=1)
     assert "--format npy but the output 'grid.png' ends in .png" in clash.output
+    cli_run("sample", "plain", "--out", "grid.jpg")
+    assert (tmp_path / "grid.jpg").read_bytes().startswith(b"\xff\xd8\xff")  # a JPEG, not PNG bytes
+    from PIL import Image
+
+    with Image.open(tmp_path / "grid.jpg") as jpeg, Image.open(tmp_path / "grid.png") as png:
+        assert jpeg.format == "JPEG" and jpeg.size == png.size
+    refused = cli_run("sample", "plain", "--out", "grid.gif", code=1)
+    assert "its suffix .gif is none of .png, .jpg, .jpeg, .npy" in refused.output
+    assert not (tmp_path / "grid.gif").exists()
 
 
 def test_sample_format_rules(tmp_path):
-    assert sample_format("a.npy") == "npy" and sample_format("a.PNG") == "png" and sample_format("a.jpg") == "png"
+    assert sample_format("a.npy") == "npy" and sample_format("a.PNG") == "png" and sample_format("a.jpg") == "jpg"
+    assert sample_format("a.JPEG") == "jpg" and sample_format("grid") == "png"
     assert sample_format("a.out", "npy") == "npy"
+    with pytest.raises(ganzoo.ConfigError, match=r"suffix \.gif is none of \.png, \.jpg, \.jpeg, \.npy"):
+        sample_format("a.gif")
     with pytest.raises(ganzoo.ConfigError, match=r"ends in \.npy"):
         sample_format("a.npy", "png")

@@ -38,13 +38,13 @@ def test_each_channel_is_a_digit_of_the_labelled_class(stacked: ganzoo.Dataset) 
 
 def test_real_images_cover_the_modes_and_a_collapsed_set_covers_one(stacked: ganzoo.Dataset,
                                                                     tmp_path: Path) -> None:
-    real = score_stacked(stacked.data[:26_000], tmp_path)
+    real = score_stacked(stacked.data[:26_000])
     assert real["modes"] >= 990 and real["kl_to_uniform"] < 0.1
-    collapsed = score_stacked(stacked.data[:1].expand(26_000, -1, -1, -1), tmp_path)
+    collapsed = score_stacked(stacked.data[:1].expand(26_000, -1, -1, -1))
     assert collapsed["modes"] == 1
     assert collapsed["kl_to_uniform"] == pytest.approx(math.log(1000), rel=1e-6)
     with pytest.raises(ganzoo.ConfigError, match=r"need \(N, 3, 8, 8\) images"):
-        score_stacked(stacked.data[:10, :1], tmp_path)
+        score_stacked(stacked.data[:10, :1])
 
 
 def test_ganzoo_eval_counts_the_modes_of_a_stored_model(cli_run, tmp_path: Path) -> None:

@@ -173,7 +173,7 @@ def test_non_finite_samples_are_refused_before_any_metric(catalog, tmp_path):
     images, _ = _small(catalog)
     digits = load_dataset("digits")
     with pytest.raises(IntegrityError, match=r"the dcgan generator .*non-finite"):
-        evaluate(_nan(catalog.build(images)[0]), digits, tmp_path, samples=50)
+        evaluate(_nan(catalog.build(images)[0]), digits, samples=50, cache=tmp_path)
     assert not (tmp_path / "classifiers").exists()  # refused before the classifier was trained
 
 

@@ -57,7 +57,7 @@ def all_at_once(g: ganzoo.Generator, dataset: ganzoo.Dataset, batch_size: int, s
 
 
 def score(g: ganzoo.Generator, dataset: ganzoo.Dataset, root: Path) -> dict:
-    kind, result = evaluate(g, dataset, root)
+    kind, result = evaluate(g, dataset, cache=root)
     keys = HEADLINE.get(kind, ())
     return {k: result[k] for k in keys if k in result} or result
 

@@ -107,7 +107,7 @@ def classifier_for(train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.T
     from ganzoo.evaluation.classifier import load_or_train_classifier
 
     dataset = ganzoo.Dataset(name="fashion-mnist", data=train[0], labels=train[1], num_classes=10)
-    classifier, info = load_or_train_classifier(dataset, work)
+    classifier, info = load_or_train_classifier(dataset, cache=work)
     test_accuracy = float((predict(classifier, dataset, test[0]) == test[1]).float().mean())
     return classifier, info, dataset, test_accuracy
 

@@ -34,7 +34,7 @@ def score(task: str, result: ganzoo.TrainResult, work: Path) -> dict[str, float]
     if task == "ring8":
         m = evaluate_mixture(g, "ring8")
         return {"modes": m["modes_covered"], "high_quality": m["high_quality"]}
-    m = evaluate_images(g, load_dataset("digits"), work)
+    m = evaluate_images(g, load_dataset("digits"), cache=work)
     return {"fd": m["fd"], "class_kl": m["class_kl"]}
 
 

@@ -40,7 +40,7 @@ def main() -> None:
     work = Path(args.work)
     real = load_dataset("stacked-digits")
     idx = torch.randperm(len(real), generator=torch.Generator().manual_seed(0))[:STACKED_SAMPLES]
-    ceiling = score_stacked(real.data[idx], work)
+    ceiling = score_stacked(real.data[idx], cache=work)
     print(f"real images: {ceiling['modes']} modes, KL {ceiling['kl_to_uniform']:.4f}", flush=True)
     rows = []
     for seed in range(args.seeds):
@@ -48,7 +48,7 @@ def main() -> None:
         result = ganzoo.fit(ganzoo.TrainConfig(architecture="dcgan", dataset="stacked-digits", steps=args.steps,
                                                seed=seed))
         seconds = time.perf_counter() - start
-        score = evaluate_stacked(result.best_generator, work)
+        score = evaluate_stacked(result.best_generator, cache=work)
         rows.append((score["modes"], score["kl_to_uniform"], seconds))
         print(f"seed {seed}: {score['modes']} modes, KL {score['kl_to_uniform']:.4f}, {seconds:.0f} s", flush=True)
     modes = [float(r[0]) for r in rows]

@@ -8,15 +8,19 @@ when it runs.
 from __future__ import annotations
 
 import sys
+import warnings
+from typing import Any
 
 import click
 
+from ..errors import PluginWarning
 from ..version import __version__
 from .base import CONTEXT, GanzooGroup, interrupted
 from .catalog import list_cmd, plugins_cmd
 from .evaluate import eval_cmd
 from .models import models_cmd
 from .report import report_cmd
+from .runs import runs_cmd
 from .sample import sample_cmd
 from .train import train_cmd
 
@@ -38,6 +42,24 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    _announce_plugin_failures(ctx)
+
+
+def _announce_plugin_failures(ctx: click.Context) -> None:
+    """Plugins that failed to load are named in one line on stderr by every command (``ganzoo plugins``
+    shows them in its table instead); other warnings are shown as Python shows them."""
+    ctx.with_resource(warnings.catch_warnings())  # restored when the command ends
+    warnings.simplefilter("always", PluginWarning)
+    shown = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
+             line: str | None = None) -> None:
+        if not issubclass(category, PluginWarning):
+            shown(message, category, filename, lineno, file, line)
+        elif ctx.invoked_subcommand != "plugins":
+            click.echo(f"Warning: {message}", err=True)
+
+    warnings.showwarning = show
 
 
 def main() -> None:
@@ -50,5 +72,5 @@ def main() -> None:
             sys.exit(done.exit_code)
 
 
-for command in (list_cmd, plugins_cmd, train_cmd, sample_cmd, eval_cmd, models_cmd, report_cmd):
+for command in (list_cmd, plugins_cmd, train_cmd, sample_cmd, eval_cmd, models_cmd, runs_cmd, report_cmd):
     cli.add_command(command)

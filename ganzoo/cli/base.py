@@ -11,7 +11,7 @@ import click
 
 from ..errors import GanzooError
 
-__all__ = ["CONTEXT", "Failure", "GanzooGroup", "interrupted", "registry_option"]
+__all__ = ["CONTEXT", "Failure", "GanzooGroup", "device_option", "interrupted", "registry_option", "threads_option"]
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -66,6 +66,27 @@ class Failure(click.ClickException):
     """A failed command: one ``Error: ...`` line, exit code 1."""
 
     exit_code = 1
+
+
+def _set_threads(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value is not None and not ctx.resilient_parsing:  # never while completing a command line
+        import torch
+
+        torch.set_num_threads(value)
+    return value
+
+
+def threads_option(f: Any) -> Any:
+    """``--threads N``: PyTorch's CPU threads for this command (applied as the command line is read)."""
+    return click.option("--threads", type=click.IntRange(min=1), default=None, expose_value=False,
+                        callback=_set_threads, metavar="N",
+                        help="CPU threads for PyTorch [default: one per core]; on a shared machine 1 or 2 is "
+                             "often much faster.")(f)
+
+
+def device_option(f: Any) -> Any:
+    return click.option("--device", default="auto", show_default=True,
+                        help="auto, cpu, cuda, cuda:N or mps.")(f)
 
 
 def registry_option(f: Any) -> Any:

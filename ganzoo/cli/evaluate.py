@@ -7,13 +7,14 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError
-from .base import CONTEXT, registry_option
+from .base import CONTEXT, device_option, registry_option, threads_option
+from .complete import complete_model_refs
 
 __all__ = ["eval_cmd"]
 
 
 @click.command("eval", context_settings=CONTEXT)
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_model_refs)
 @click.option("--samples", type=int, default=None,
               help="Generated and real samples [default: 2500 for 2-D mixtures, 2000 for images].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the samples drawn.")
@@ -23,9 +24,11 @@ __all__ = ["eval_cmd"]
 @click.option("--reference", type=click.Choice(["train", "test"]), default="train", show_default=True,
               help="Real images to compare with: the training set, or the test split (mnist, fashion-mnist, cifar10).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@device_option
+@threads_option
 @registry_option
 def eval_cmd(ref: str, samples: int | None, seed: int, data_dir: str | None, no_save: bool, inception: bool,
-             reference: str, as_json: bool, registry: Path | None) -> None:
+             reference: str, as_json: bool, device: str, registry: Path | None) -> None:
     """Evaluate a stored model on its dataset and record the numbers with it.
 
     2-D mixtures (ring8, grid25): modes covered, share of high-quality samples, reverse KL
@@ -36,6 +39,7 @@ def eval_cmd(ref: str, samples: int | None, seed: int, data_dir: str | None, no_
     from ..errors import GanzooError
     from ..evaluation.stored import evaluate_stored
     from ..registry import Registry, is_path_ref
+    from ..training.loop import resolve_device
     from .base import Failure
     from .output import print_json, print_table
 
@@ -43,7 +47,8 @@ def eval_cmd(ref: str, samples: int | None, seed: int, data_dir: str | None, no_
         raise ConfigError(f"--samples must be at least 2, got {samples}")
     reg = Registry(registry)
     name, results = evaluate_stored(ref, registry=reg, samples=samples, seed=seed, data_dir=data_dir,
-                                    save=False, inception=inception, split=reference)
+                                    save=False, inception=inception, split=reference,
+                                    device=resolve_device(device))
     # printed before they are stored, so a manifest that cannot be written does not lose them
     if as_json:
         print_json({"ref": ref, "metrics": name, **results})

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from .base import Failure, GanzooGroup, registry_option
+from .complete import complete_model_refs
 
 __all__ = ["models_cmd"]
 
@@ -22,7 +23,7 @@ SORT_HELP = ("Order by a stored score, best first (distances lowest first), e.g.
 @registry_option
 @click.pass_context
 def models_cmd(ctx: click.Context, as_json: bool, sort: str | None, registry: Path | None) -> None:
-    """List the models in the registry (subcommands: show, verify, reindex, alias, rm, export, import)."""
+    """List the models in the registry (subcommands: init, show, verify, reindex, alias, rm, export, import)."""
     ctx.ensure_object(dict)
     ctx.obj["registry"] = registry
     if ctx.invoked_subcommand is None:
@@ -51,9 +52,10 @@ def _list_models(registry: Path | None, as_json: bool, sort: str | None = None) 
                      "dataset": r.dataset, "steps": r.steps, "created": r.created, "aliases": list(r.aliases),
                      "path": str(r.path), "scores": scores} for r, scores in rows])
         return
-    if not rows:
-        from .output import say
+    from .output import say
 
+    say(f"Registry: {reg.root} ({reg.reason})", err=True, style="dim")
+    if not rows:
         say(f"No models in {reg.root}. Train one with: ganzoo train dcgan")
         return
     print_table(f"Models in {reg.root}",
@@ -68,6 +70,24 @@ def _reg(ctx: click.Context, registry: Path | None) -> Any:
     return Registry(registry or (ctx.obj or {}).get("registry"))
 
 
+@models_cmd.command("init")
+@click.argument("folder", metavar="[DIR]", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def models_init(ctx: click.Context, folder: Path | None) -> None:
+    """Make DIR (default: ./registry) an empty project registry, found from the folders below its parent."""
+    from ..locations import PROJECT_FOLDER, init_registry
+    from .output import say
+
+    root, created = init_registry(folder or (ctx.obj or {}).get("registry") or PROJECT_FOLDER)
+    if root.name == PROJECT_FOLDER:
+        using = (f"commands run in {root.parent} or a folder below it use it "
+                 "(unless --registry or $GANZOO_REGISTRY names another)")
+    else:
+        using = (f"only a folder named {PROJECT_FOLDER} is found from the folders below it, so name this one "
+                 f"with --registry {root} or GANZOO_REGISTRY={root}")
+    say(f"{'Created an empty registry in' if created else 'Already a registry:'} {root}; {using}")
+
+
 @models_cmd.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--sort", "sort", default=None, metavar="SCORE", help=SORT_HELP)
@@ -79,7 +99,7 @@ def models_list(ctx: click.Context, as_json: bool, sort: str | None, registry: P
 
 
 @models_cmd.command("show")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_model_refs)
 @registry_option
 @click.pass_context
 def models_show(ctx: click.Context, ref: str, registry: Path | None) -> None:
@@ -128,7 +148,7 @@ def models_reindex(ctx: click.Context, registry: Path | None) -> None:
 
 
 @models_cmd.command("alias")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_model_refs)
 @click.argument("alias")
 @registry_option
 @click.pass_context
@@ -141,7 +161,7 @@ def models_alias(ctx: click.Context, ref: str, alias: str, registry: Path | None
 
 
 @models_cmd.command("rm")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_model_refs)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @registry_option
 @click.pass_context
@@ -174,7 +194,7 @@ def models_rm(ctx: click.Context, ref: str, yes: bool, registry: Path | None) ->
 
 
 @models_cmd.command("export")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_model_refs)
 @click.argument("folder", type=click.Path(path_type=Path))
 @registry_option
 @click.pass_context

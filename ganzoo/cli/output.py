@@ -9,7 +9,6 @@ console), and table cells and titles are ``Text`` too. Styles are given as ``sty
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -18,27 +17,19 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ..progress import make_console
+
 __all__ = ["console", "err_console", "print_json", "print_table", "say"]
 
 
-def _console(stderr: bool = False) -> Console:
-    # highlight=False keeps numbers in plain text uncoloured. rich's own NO_COLOR support drops
-    # colours but still writes bold and italic escapes; NO_COLOR users want plain text, so
-    # with NO_COLOR set no colour system is used and no style escape is written at all.
-    plain = os.environ.get("NO_COLOR", "") != ""
-    piped = not (sys.stderr if stderr else sys.stdout).isatty()
-    return Console(stderr=stderr, highlight=False, markup=False, emoji=False, soft_wrap=piped,
-                   color_system=None if plain else "auto")
+console = make_console()
+err_console = make_console(stderr=True)
 
 
-console = _console()
-err_console = _console(stderr=True)
-
-
-def say(message: str, *, err: bool = False, out: Console | None = None) -> None:
+def say(message: str, *, err: bool = False, out: Console | None = None, style: str = "") -> None:
     """Print one message exactly as given (no markup, emoji codes or highlighting): on stdout, on stderr
-    with ``err``, or on ``out``."""
-    (out or (err_console if err else console)).print(Text(message))
+    with ``err``, or on ``out``; in ``style`` (e.g. "dim") where the console shows styles."""
+    (out or (err_console if err else console)).print(Text(message, style=style))
 
 
 def print_json(data: Any) -> None:
@@ -49,7 +40,7 @@ def print_json(data: Any) -> None:
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """A rich table on a terminal; tab-separated lines (with a header line) when piped."""
-    out = _console()
+    out = make_console()
     if out.is_terminal:
         table = Table(title=Text(title, style="table.title"), title_justify="left")
         for col in columns:

@@ -1,4 +1,4 @@
-"""``ganzoo report``: one self-contained HTML page about a training run."""
+"""``ganzoo report``: one self-contained HTML page about a training run, or several compared."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ __all__ = ["report_cmd"]
 
 
 @click.command("report", context_settings=CONTEXT)
-@click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
+@click.argument("run_dirs", metavar="RUN...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="The HTML file [default: RUN/report.html].")
-def report_cmd(run_dir: Path, out: Path | None) -> None:
-    """Write one self-contained HTML page about the training run in RUN: curves, grids, metrics, config."""
+              help="The HTML file [default: RUN/report.html; ./compare.html for several runs].")
+def report_cmd(run_dirs: tuple[Path, ...], out: Path | None) -> None:
+    """Write one self-contained HTML page about the training run in RUN (several: drawn on the same axes)."""
     from ..report import write_report
     from .output import say
 
-    say(f"Report: {write_report(run_dir, out)}")
+    say(f"Report: {write_report(list(run_dirs), out)}")

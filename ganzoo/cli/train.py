@@ -19,7 +19,14 @@ from ..errors import ConfigError
 from ..training.config import PRECISIONS, TrainConfig
 from ..training.options import KEEPING, TRAINING
 from ..values import check_like
-from .base import CONTEXT, registry_option
+from .base import CONTEXT, registry_option, threads_option
+from .complete import (
+    complete_architectures,
+    complete_datasets,
+    complete_losses,
+    complete_model_refs,
+    complete_run_folders,
+)
 
 __all__ = ["train_cmd"]
 
@@ -51,10 +58,10 @@ def _load_config_file(ctx: click.Context, path: Path | None) -> None:
 
 
 @click.command("train", context_settings=CONTEXT)
-@click.argument("architecture", required=False)
-@click.option("--dataset", default=DEFAULTS["dataset"], show_default=True,
+@click.argument("architecture", required=False, shell_complete=complete_architectures)
+@click.option("--dataset", default=DEFAULTS["dataset"], show_default=True, shell_complete=complete_datasets,
               help="Registered dataset name (see `ganzoo list`).")
-@click.option("--loss", default=DEFAULTS["loss"],
+@click.option("--loss", default=DEFAULTS["loss"], shell_complete=complete_losses,
               help="Registered loss, NAME or NAME:KEY=VALUE,... e.g. non-saturating-r1:gamma=3 "
                    "[default: the architecture's default].")
 @click.option("--steps", type=int, default=DEFAULTS["steps"], show_default=True, help="Generator steps.")
@@ -100,6 +107,7 @@ def _load_config_file(ctx: click.Context, path: Path | None) -> None:
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where checkpoints go [default: runs/<name>-<YYYYmmdd-HHMMSS>].")
 @click.option("--resume", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="RUN_DIR",
+              shell_complete=complete_run_folders,
               help="Continue the run saved in RUN_DIR (its options apply; --steps may extend it).")
 @registry_option
 @click.option("--name", default=None, help="Model name in the registry [default: <architecture>-<dataset>].")
@@ -121,12 +129,19 @@ def _load_config_file(ctx: click.Context, path: Path | None) -> None:
               expose_value=False, callback=lambda ctx, param, value: _load_config_file(ctx, value),
               help="Read options from a TOML file (keys as these options; a [model] table for -o); "
                    "options on the command line win.")
-@click.option("--from", "from_ref", default=None, metavar="REF",
+@click.option("--from", "from_ref", default=None, metavar="REF", shell_complete=complete_model_refs,
               help="Retrain with the options recorded with the stored model REF; options given here win.")
+@click.option("--init-from", default=DEFAULTS["init_from"], metavar="REF", shell_complete=complete_model_refs,
+              help="Fine-tune: start from the stored model REF's generator and discriminator weights "
+                   "(its architecture and options are the base).")
+@click.option("--no-checkpoint", is_flag=True,
+              help="Remove the run's final checkpoint once the model is published (--resume then cannot "
+                   "continue it).")
+@threads_option
 @click.pass_context
 def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple[str, ...], run_dir: Path | None,
               resume: Path | None, registry: Path | None, name: str | None, out: Path | None, no_publish: bool,
-              force_publish: bool,
+              force_publish: bool, no_checkpoint: bool,
               fast: bool, nproc: int, from_ref: str | None, **options: Any) -> None:
     """Train ARCHITECTURE on a dataset, save a sample grid and publish the model to the registry.
 
@@ -138,14 +153,20 @@ def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple
     ganzoo train --resume runs/dcgan-digits-20250101-120000 --steps 8000
     ganzoo train --config run.toml --seed 1    options from a TOML file, the seed from here
     ganzoo train --from dcgan-digits --steps 8000   retrain with a stored model's options
+    ganzoo train --init-from dcgan-digits --dataset mnist --image-size 8   fine-tune a stored model
     """
     from ..training.options import parse_model_options, resolve_run
 
     config_path, file = ctx.meta.get("ganzoo.config_file", (None, None))
     if (from_ref is not None or file is not None) and resume is not None:
         raise click.UsageError("--config and --from start a new run; with --resume the run's own options apply")
-    if architecture is None and resume is None and from_ref is None and not (file or {}).get("architecture"):
+    if architecture is None and resume is None and from_ref is None and not (file or {}).get("architecture") \
+            and options.get("init_from") is None:
         raise click.UsageError("missing argument ARCHITECTURE (or --resume RUN_DIR)")
+    if no_checkpoint and (no_publish or options["checkpoint_every"]):
+        clash = "--no-publish" if no_publish else "--checkpoint-every"
+        raise click.UsageError(f"--no-checkpoint removes the final checkpoint once the model is published; with "
+                               f"{clash} it cannot: drop one of the two")
     typed = {k: v for k, v in options.items() if ctx.get_parameter_source(k) in TYPED}
     resolved = resolve_run(architecture, options=typed, model=parse_model_options(model_options),
                            config_file=file, config_name=config_path, from_ref=from_ref, resume=resume,
@@ -168,9 +189,10 @@ def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple
     world = init_from_env(config.device)
     try:
         if world.is_main:
-            _train_and_publish(resolved, run_dir, resume, registry, name, out, no_publish, force_publish)
+            _train_and_publish(resolved, run_dir, resume, registry, name, out, no_publish, force_publish,
+                               no_checkpoint)
         else:  # the other ranks train their share and write nothing
-            fit(config, resume_from=resume)
+            fit(config, resume_from=resume, registry=registry)
     finally:
         shutdown()
 
@@ -200,17 +222,18 @@ def _publishing_registry(registry: Path | None, name: str | None, config: TrainC
 
 
 def _train_and_publish(resolved: Any, run_dir: Path | None, resume: Path | None, registry: Path | None,
-                       name: str | None, out: Path | None, no_publish: bool, force_publish: bool = False) -> None:
-    from ..rendering import grid_columns, reference_points, save_samples
+                       name: str | None, out: Path | None, no_publish: bool, force_publish: bool = False,
+                       no_checkpoint: bool = False) -> None:
+    from ..rendering import grid_columns, grid_size, reference_points, save_samples
     from ..sampling import generate
     from ..training.checkpoint import Checkpointer
     from ..training.loop import fit
+    from ..training.progress import ProgressCallback
     from ..training.publish import default_model_name
     from ..training.runfolder import default_run_dir
     from ..training.runlog import RunLogger, summary_writer_class
     from ..training.state import TrainingInterrupted
     from .output import say
-    from .progress import ProgressCallback
 
     config = resolved.config
     model_name = name or default_model_name(config)
@@ -223,7 +246,6 @@ def _train_and_publish(resolved: Any, run_dir: Path | None, resume: Path | None,
     evaluator = None
     if resolved.eval_every:
         from ..evaluation.callback import EvalCallback
-        from ..registry import Registry
 
         def report(record: dict[str, Any]) -> None:
             for metric_set, values in record.items():
@@ -232,13 +254,13 @@ def _train_and_publish(resolved: Any, run_dir: Path | None, resume: Path | None,
                                       for k, v in values.items())
                     say(f"eval at step {record['step']} ({metric_set}): {shown}", out=progress.out)
 
-        evaluator = EvalCallback(resolved.eval_every, (reg or Registry(registry)).root, report=report)
+        evaluator = EvalCallback(resolved.eval_every, report=report)
         callbacks.append(evaluator)
     callbacks.append(RunLogger(run_dir, sample_every=resolved.sample_every, evaluator=evaluator,
                                tensorboard=resolved.logger == "tensorboard"))
     callbacks.append(Checkpointer(run_dir, config.checkpoint_every, final=True))  # kept before publishing
     try:
-        result = fit(config, callbacks=callbacks, resume_from=resume)
+        result = fit(config, callbacks=callbacks, resume_from=resume, registry=registry)
     except TrainingInterrupted as exc:  # the resume command keeps the name and registry the run publishes to
         exc.resume_command = f"ganzoo train --resume {_quoted(run_dir)}{_keeping(model_name, config, registry)}"
         raise
@@ -252,18 +274,39 @@ def _train_and_publish(resolved: Any, run_dir: Path | None, resume: Path | None,
         record = _publish(result, model_name, reg, extra, run_dir, registry)
     if out is None:
         out = Path("samples") / (f"{record.name}-v{record.version}.png" if record else f"{model_name}.png")
-    grid = generate(result.best_generator, 64, seed=config.seed)
+    grid = generate(result.best_generator, grid_size(result.spec.num_classes), seed=config.seed)
     path = save_samples(grid, out, nrow=grid_columns(result.spec.num_classes),
                         reference=reference_points(result.dataset))
     say(f"Trained {config.architecture} on {result.dataset.name} for {result.steps} steps in {result.seconds:.1f} s.")
-    say(f"Run folder: {run_dir} (metrics, grids, checkpoint; see it with: ganzoo report {_quoted(run_dir)})")
+    if result.parent is not None:
+        say(f"Started from {result.parent['ref']} (its generator and "
+            f"{'discriminator' if result.parent.get('discriminator') != 'new' else 'a new discriminator'}).")
+    say(f"Run folder: {run_dir} (metrics and grids; see it with: ganzoo report {_quoted(run_dir)})")
     if record is not None:
         trained = f" (steps {result.started_at + 1}-{result.steps} trained now)" if result.started_at else ""
         say(f"Published {record.ref} to {record.path}{trained}")
     elif reg is not None:
         say(f"Not published: the run was already at step {result.steps}, so this is the model stored before. "
             f"To store it anyway add --publish; to train further, pass a larger --steps.")
+    _say_checkpoint(run_dir, result.steps, remove=no_checkpoint and record is not None)
     say(f"Sample grid: {path}")
+
+
+def _say_checkpoint(run_dir: Path, steps: int, *, remove: bool) -> None:
+    """Where the run's checkpoint is and how to continue from it, or its removal (--no-checkpoint)."""
+    from ..training.runfolder import CHECKPOINT
+    from .output import say
+
+    path = run_dir / CHECKPOINT
+    if not path.is_file():
+        return
+    if remove:
+        path.unlink()
+        say("Checkpoint removed (--no-checkpoint): the run folder keeps its metrics and grids.")
+        return
+    size = path.stat().st_size
+    say(f"Checkpoint: {path} ({size / 1e6:.1f} MB); train further with: "
+        f"ganzoo train --resume {_quoted(run_dir)} --steps {steps * 2}")
 
 
 def _publish(result: Any, model_name: str, reg: Any, extra: dict[str, Any] | None, run_dir: Path,

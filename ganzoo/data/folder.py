@@ -15,24 +15,41 @@ The rules, each recorded in ``Dataset.preprocessing["folder"]``:
   is given (``--image-size N``, ``DataOptions.image_size``): then each image is resized to
   NxN (antialiased bilinear, as :func:`~ganzoo.data.core.resize_images`) while loading.
 
-The folder is decoded once into one uint8 tensor, so it must fit in memory.
+The first load decodes the folder (in worker processes when it is large) into one uint8
+tensor written to a cache file (:mod:`ganzoo.data.cache`, keyed by the image files, their
+sizes and times, and ``--image-size``); later loads memory-map that file and decode nothing,
+so a folder need not fit in memory, only on disk. When the cache cannot be written, the
+images are decoded into memory, with a note saying why.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import multiprocessing
 import os
+import signal
+import sys
+import time
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
-from ..errors import DataError
+from ..errors import DataError, StorageError
+from ..progress import progress
+from .cache import Unusable, entry_path, folder_key, open_pixels, read_header, write_cache
 from .core import RESIZE_MODE, DataOptions, Dataset, DatasetSpec, default_data_dir, resize_uint8
 
-__all__ = ["IMAGE_SUFFIXES", "load_folder"]
+__all__ = ["CACHED", "DECODED", "IMAGE_SUFFIXES", "MEMORY", "FolderDataset", "load_folder"]
+
+_T = TypeVar("_T")
 
 NAME = "folder"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -43,6 +60,19 @@ EXIF_ORIENTATION = 0x0112  # values 5..8 swap width and height
 MAX_LISTED = 5
 MODE_RULE = ("every image converted to the majority of grey (L) or colour (RGB) images, a tie giving RGB; "
              "transparency composited on white; 16-bit grey scaled to 8 bits; EXIF orientation applied")
+RULES = {"mode": MODE_RULE, "resize": RESIZE_MODE}  # part of the cache key: new rules mean new pixels
+
+# Where the pixels came from (FolderDataset.source).
+CACHED = "cache"  # memory-mapped from the cache file
+DECODED = "decoded"  # decoded now, written to the cache file and memory-mapped from it
+MEMORY = "memory"  # decoded now into memory: the cache could not be written
+
+PARALLEL_MIN = 512  # smaller folders are decoded in this process: starting workers would cost more
+WORKERS: int | None = None  # worker processes for larger ones; None: one per available core
+MAX_WORKERS = 32
+SCAN_CHUNK = 256  # files per header-reading task
+DECODE_CHUNK = 512  # images per decoding task, at most ...
+CHUNK_BYTES = 32 << 20  # ... and at most this many bytes of decoded pixels
 
 
 @dataclass
@@ -99,21 +129,22 @@ def has_images(folder: Path) -> bool:
     return False
 
 
-def _read_header(entry: _Entry) -> None:
+def _read_header(path: Path) -> tuple[str, int, int]:
+    """Pillow's mode and the ``(height, width)`` once EXIF orientation is applied, from the file's header."""
     from PIL import Image
 
-    with Image.open(entry.path) as im:
+    with Image.open(path) as im:
         width, height = im.size
         if im.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
             width, height = height, width
-        entry.mode, entry.hw = im.mode, (height, width)
+        return im.mode, height, width
 
 
-def _decode(entry: _Entry, target: str) -> np.ndarray:
+def _decode(path: Path, target: str) -> np.ndarray:
     """The image as uint8 ``(H, W)`` (grey) or ``(H, W, 3)`` (colour), converted by :data:`MODE_RULE`."""
     from PIL import Image, ImageOps
 
-    with Image.open(entry.path) as opened:
+    with Image.open(path) as opened:
         im = ImageOps.exif_transpose(opened)
     if im.mode in WIDE_GREY_MODES:  # 0..65535 -> 0..255; float images are taken as 0..255 already
         scale = 1.0 if im.mode == "F" else 255.0 / 65535.0
@@ -127,15 +158,123 @@ def _decode(entry: _Entry, target: str) -> np.ndarray:
     return np.array(im, dtype=np.uint8)  # a writable copy
 
 
+def _failed(exc: BaseException) -> bool:
+    from PIL import Image
+
+    return isinstance(exc, (OSError, SyntaxError, ValueError, Image.DecompressionBombError))
+
+
+# -- the work, in chunks: run here for small folders, in worker processes for large ones ------------------
+
+
+def _scan_chunk(paths: list[str]) -> list[tuple[str, int, int] | str]:
+    """Each file's ``(mode, height, width)``, or the reason it cannot be read."""
+    out: list[tuple[str, int, int] | str] = []
+    for path in paths:
+        try:
+            out.append(_read_header(Path(path)))
+        except Exception as exc:
+            if not _failed(exc):
+                raise
+            out.append(str(exc))
+    return out
+
+
+def _decode_chunk(paths: list[str], sizes: list[tuple[int, int]], target: str,
+                  shape: tuple[int, int, int]) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """The images as uint8 ``(n, C, H, W)`` rows (resized to H x W where they differ), and the
+    ``(row, reason)`` of each that cannot be decoded."""
+    channels, height, width = shape
+    out = np.zeros((len(paths), channels, height, width), dtype=np.uint8)
+    failures = []
+    for i, (path, hw) in enumerate(zip(paths, sizes, strict=True)):
+        try:
+            pixels = _decode(Path(path), target).reshape(*hw, channels)
+        except Exception as exc:
+            if not _failed(exc):
+                raise
+            failures.append((i, str(exc)))
+            continue
+        if hw != (height, width):
+            chw = torch.from_numpy(pixels).permute(2, 0, 1)
+            out[i] = resize_uint8(chw.unsqueeze(0), height)[0].numpy()
+        else:
+            out[i] = pixels.transpose(2, 0, 1)
+    return out, failures
+
+
+def _worker_start() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops the pool
+    torch.set_num_threads(1)  # one process per core already
+
+
+def _worker_count(chunks: int) -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(WORKERS or cores, MAX_WORKERS, chunks))
+
+
+@contextlib.contextmanager
+def _pool(images: int, chunks: int) -> Iterator[ProcessPoolExecutor | None]:
+    """Worker processes for a folder of ``images`` split in ``chunks``; None (work here) for a small one."""
+    workers = _worker_count(chunks)
+    if images < PARALLEL_MIN or workers < 2:
+        yield None
+        return
+    # Forked workers start at once and share the parent's imports; elsewhere the platform's default.
+    context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run(pool: ProcessPoolExecutor | None, fn: Callable[..., _T], tasks: list[tuple[Any, ...]],
+         crashed: Callable[[int], DataError]) -> Iterator[tuple[int, _T]]:
+    """``(i, fn(*tasks[i]))`` in the order they finish, at most two per worker in flight."""
+    if pool is None:
+        for i, args in enumerate(tasks):
+            yield i, fn(*args)
+        return
+    todo = iter(enumerate(tasks))
+    pending: dict[Future[_T], int] = {}
+
+    def submit(n: int) -> None:
+        for i, args in itertools.islice(todo, n):
+            pending[pool.submit(fn, *args)] = i
+
+    submit(2 * _worker_count(len(tasks)))
+    while pending:
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            i = pending.pop(future)
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                raise crashed(i) from None
+            yield i, result
+            submit(1)
+
+
 def _unreadable(folder: Path, failures: list[str]) -> DataError:
     return DataError(f"folder {folder}: {len(failures)} image file(s) cannot be read: {_listed(failures)}. "
                      "Fix or remove them")
 
 
-def load_folder(options: DataOptions) -> Dataset:
-    """Every image below ``options.data_dir`` as one uint8 tensor (see the module docstring for the rules)."""
-    from PIL import Image
+@dataclass
+class FolderDataset(Dataset):
+    """A folder's images (a :class:`~ganzoo.data.core.Dataset`), and where they came from this time."""
 
+    source: str = MEMORY  # CACHED: memory-mapped from the cache; DECODED: decoded now and cached; MEMORY: not cached
+    cache_path: Path | None = None  # the cache file read or written
+    seconds: float = 0.0  # how long loading took
+    notes: list[str] = field(default_factory=list)  # one line each: why the cache was decoded again, or not written
+
+
+def load_folder(options: DataOptions) -> FolderDataset:
+    """Every image below ``options.data_dir`` as one uint8 tensor (see the module docstring for the rules):
+    memory-mapped from the cache when it is current, else decoded (in parallel for large folders) and cached."""
+    started = time.perf_counter()
     folder = options.data_dir
     if _is_default(folder):
         raise DataError(f"the 'folder' dataset reads the images in --data-dir DIR, and none was given ({folder} "
@@ -147,63 +286,153 @@ def load_folder(options: DataOptions) -> Dataset:
     if not entries:
         other = f" ({len(skipped)} other file(s) skipped: {_listed(skipped)})" if skipped else ""
         raise DataError(f"folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)}){other}")
-
-    # 1. headers only: modes and sizes, so a folder that cannot load is refused before any decoding.
-    failures = []
-    for entry in entries:
-        try:
-            _read_header(entry)
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-            failures.append(f"{entry.rel} ({exc})")
-    if failures:
-        raise _unreadable(folder, failures)
-    grey = sum(e.mode in GREY_MODES for e in entries)
-    target = "L" if grey > len(entries) - grey else "RGB"
-    sizes = Counter(e.hw for e in entries)
-    (common_h, common_w), _ = sizes.most_common(1)[0]
     size = options.image_size
-    if len(sizes) > 1 and size is None:
-        odd = [f"{e.rel} ({e.hw[1]}x{e.hw[0]})" for e in entries if e.hw != (common_h, common_w)]
-        raise DataError(f"folder {folder}: images differ in size (width x height); {len(odd)} of {len(entries)} "
-                        f"are not {common_w}x{common_h} like the rest: {_listed(odd)}. Pass --image-size N to "
-                        "resize every image to NxN while loading, or make the sizes equal")
-
-    # 2. decode into one preallocated tensor.
-    channels = 1 if target == "L" else 3
-    height, width = (size, size) if len(sizes) > 1 and size is not None else (common_h, common_w)
-    data = torch.empty((len(entries), channels, height, width), dtype=torch.uint8)
-    for i, entry in enumerate(entries):
-        try:
-            pixels = torch.from_numpy(_decode(entry, target).reshape(*entry.hw, channels)).permute(2, 0, 1)
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-            failures.append(f"{entry.rel} ({exc})")
-            continue
-        if entry.hw != (height, width):
-            pixels = resize_uint8(pixels.unsqueeze(0), height)[0]
-        data[i] = pixels
-    if failures:
-        raise _unreadable(folder, failures)
-
     groups = [e.group for e in entries]
     labels = class_names = None
     if all(g is not None for g in groups):
         class_names = sorted({g for g in groups if g is not None})
         index = {name: i for i, name in enumerate(class_names)}
         labels = torch.tensor([index[g] for g in groups if g is not None], dtype=torch.long)
-    record: dict[str, Any] = {
-        "images": len(entries),
-        "mode": {"rule": MODE_RULE, "target": target,
-                 "converted": dict(sorted(Counter(e.mode for e in entries if e.mode != target).items()))},
-        "labels": "sub-folders, sorted names -> 0..K-1" if labels is not None else
-                  ("none: images at the top level" if any(g is not None for g in groups) else "none: flat folder"),
-        "skipped_files": {"count": len(skipped), "examples": skipped[:MAX_LISTED]},
-        "hidden_ignored": hidden,
-    }
-    preprocessing: dict[str, Any] = {"folder": record}
-    if len(sizes) > 1:
-        preprocessing["resize"] = {"from": "mixed", "sizes": len(sizes), "to": [height, width], "mode": RESIZE_MODE}
-    return Dataset(name=NAME, data=data, labels=labels, num_classes=len(class_names or []),
-                   class_names=class_names, preprocessing=preprocessing)
+    walked = {"labels": "sub-folders, sorted names -> 0..K-1" if labels is not None else
+              ("none: images at the top level" if any(g is not None for g in groups) else "none: flat folder"),
+              "skipped_files": {"count": len(skipped), "examples": skipped[:MAX_LISTED]},
+              "hidden_ignored": hidden}
+    notes: list[str] = []
+
+    def dataset(data: torch.Tensor, record: dict[str, Any], source: str, path: Path | None) -> FolderDataset:
+        preprocessing: dict[str, Any] = {"folder": {"images": len(entries), "mode": record["folder"]["mode"],
+                                                    **walked}}
+        if "resize" in record:
+            preprocessing["resize"] = record["resize"]
+        return FolderDataset(name=NAME, data=data, labels=labels, num_classes=len(class_names or []),
+                             class_names=class_names, preprocessing=preprocessing, source=source, cache_path=path,
+                             seconds=time.perf_counter() - started, notes=notes)
+
+    # 0. the cache, when it was written for exactly these files and options.
+    root = folder.expanduser().resolve()
+    path = entry_path(root, size)
+    try:
+        key: str | None = folder_key(root, [(e.rel, *_stat(e.path)) for e in entries], size, RULES)
+    except OSError:  # a file vanished or cannot be examined: decoding names it
+        key = None
+    cached = _open_cached(path, key, root, size, len(entries), class_names, notes) if key is not None else None
+    if cached is not None:
+        return dataset(*cached, CACHED, path)
+
+    # 1. headers only: modes and sizes, so a folder that cannot load is refused before any decoding.
+    scan_chunks = [entries[i : i + SCAN_CHUNK] for i in range(0, len(entries), SCAN_CHUNK)]
+    with _pool(len(entries), len(scan_chunks)) as pool:
+        failures: list[tuple[int, str]] = []  # (index, message): listed in file order
+        with progress(f"reading {len(entries):,} image headers in {folder}", len(entries)) as advance:
+            for i, results in _run(pool, _scan_chunk, [([str(e.path) for e in c],) for c in scan_chunks],
+                                   lambda i: _crashed(folder, scan_chunks[i])):
+                for j, (entry, result) in enumerate(zip(scan_chunks[i], results, strict=True)):
+                    if isinstance(result, str):
+                        failures.append((i * SCAN_CHUNK + j, f"{entry.rel} ({result})"))
+                    else:
+                        entry.mode, entry.hw = result[0], (result[1], result[2])
+                advance(len(results))
+        if failures:
+            raise _unreadable(folder, [message for _, message in sorted(failures)])
+        grey = sum(e.mode in GREY_MODES for e in entries)
+        target = "L" if grey > len(entries) - grey else "RGB"
+        sizes = Counter(e.hw for e in entries)
+        (common_h, common_w), _ = sizes.most_common(1)[0]
+        if len(sizes) > 1 and size is None:
+            odd = [f"{e.rel} ({e.hw[1]}x{e.hw[0]})" for e in entries if e.hw != (common_h, common_w)]
+            raise DataError(f"folder {folder}: images differ in size (width x height); {len(odd)} of "
+                            f"{len(entries)} are not {common_w}x{common_h} like the rest: {_listed(odd)}. Pass "
+                            "--image-size N to resize every image to NxN while loading, or make the sizes equal")
+
+        # 2. decode (and resize to --image-size where it differs) into the cache file, or into memory.
+        channels = 1 if target == "L" else 3
+        height, width = (size, size) if size is not None else (common_h, common_w)
+        record: dict[str, Any] = {"folder": {"mode": {
+            "rule": MODE_RULE, "target": target,
+            "converted": dict(sorted(Counter(e.mode for e in entries if e.mode != target).items()))}}}
+        if len(sizes) > 1:
+            record["resize"] = {"from": "mixed", "sizes": len(sizes), "to": [height, width], "mode": RESIZE_MODE}
+        elif (height, width) != (common_h, common_w):  # as resize_images records it
+            record["resize"] = {"from": [common_h, common_w], "to": [height, width], "mode": RESIZE_MODE}
+        shape = (len(entries), channels, height, width)
+        per_chunk = max(1, min(DECODE_CHUNK, CHUNK_BYTES // (channels * height * width)))
+        chunks = [entries[i : i + per_chunk] for i in range(0, len(entries), per_chunk)]
+        tasks = [([str(e.path) for e in c], [e.hw for e in c], target, shape[1:]) for c in chunks]
+
+        def fill(put: Callable[[int, Any], None]) -> None:
+            failed: list[tuple[int, str]] = []
+            with progress(f"decoding {len(entries):,} images of {folder}", len(entries)) as advance:
+                for i, (pixels, bad) in _run(pool, _decode_chunk, tasks, lambda i: _crashed(folder, chunks[i])):
+                    put(i * per_chunk, pixels)
+                    failed += [(i * per_chunk + row, f"{chunks[i][row].rel} ({reason})") for row, reason in bad]
+                    advance(len(pixels))
+            if failed:
+                raise _unreadable(folder, [message for _, message in sorted(failed)])
+
+        if key is not None:
+            versions = {"pillow": _pillow_version(), **({"torch": torch.__version__} if "resize" in record else {})}
+            try:
+                header = write_cache(path, key, root, size, shape, class_names, record, versions, fill)
+                return dataset(open_pixels(path, header), record, DECODED, path)
+            except StorageError as exc:
+                notes.append(f"the decoded images could not be cached ({exc}); they are kept in memory for this run")
+        data = torch.empty(shape, dtype=torch.uint8)
+        rows = data.numpy()
+
+        def into_memory(first: int, pixels: Any) -> None:
+            rows[first : first + len(pixels)] = pixels
+
+        fill(into_memory)
+    return dataset(data, record, MEMORY, None)
+
+
+def _stat(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _pillow_version() -> str:
+    import PIL
+
+    return str(PIL.__version__)
+
+
+def _crashed(folder: Path, chunk: list[_Entry]) -> DataError:
+    return DataError(f"folder {folder}: a decoding process died while reading "
+                     f"{_listed([e.rel for e in chunk])}; one of these files may be damaged. Fix or remove it")
+
+
+def _open_cached(path: Path, key: str, root: Path, size: int | None, images: int, class_names: list[str] | None,
+                 notes: list[str]) -> tuple[torch.Tensor, dict[str, Any]] | None:
+    """The memory-mapped pixels and the record of the cache file ``path`` when it was written for ``key``;
+    else None, with a note saying why it was not used (nothing when there is no file)."""
+    def stale(reason: str) -> None:
+        notes.append(f"the cached images of {root} were not used: {reason}; the folder was decoded again")
+
+    try:
+        header = read_header(path)
+    except FileNotFoundError:
+        return None
+    except Unusable as exc:
+        stale(str(exc))
+        return None
+    except OSError as exc:
+        stale(f"{path} cannot be read ({exc.strerror or exc})")
+        return None
+    if header.key != key:
+        stale("files were added, removed or changed since it was written" if header.folder == str(root) and
+              header.image_size == size else "the cache file belongs to another folder or image size")
+        return None
+    record = header.record
+    mode = record.get("folder", {}).get("mode") if isinstance(record.get("folder"), dict) else None
+    if header.shape[0] != images or header.class_names != class_names or not isinstance(mode, dict):
+        stale("its header does not describe this folder's images")
+        return None
+    resized_with = header.versions.get("torch")
+    if resized_with is not None and resized_with != torch.__version__:
+        stale(f"its images were resized by torch {resized_with}, and this is torch {torch.__version__}")
+        return None
+    return open_pixels(path, header), record
 
 
 FOLDER_SPEC = DatasetSpec(

@@ -24,14 +24,16 @@ class EvalCallback(Callback):
     statistics are recomputed for its weights (as at the end of training). Records are kept in
     ``records`` (``{"step": ..., "<set>": {...}}``) and passed to ``report`` as they come.
     Evaluation draws from its own seeded generators, so training's random streams (and
-    exact resume) are unaffected.
+    exact resume) are unaffected. Feature classifiers are cached in ``cache`` (default: the user
+    cache folder every registry shares).
     """
 
-    def __init__(self, every: int, root: Path, *, samples: int | None = None,
-                 report: Callable[[dict[str, Any]], None] | None = None) -> None:
+    def __init__(self, every: int, *, samples: int | None = None,
+                 report: Callable[[dict[str, Any]], None] | None = None, cache: Path | None = None) -> None:
         if every < 1:
             raise ConfigError(f"--eval-every must be a positive number of steps, got {every}")
-        self.every, self.root, self.samples, self.report = every, Path(root), samples, report
+        self.every, self.samples, self.report = every, samples, report
+        self.cache = Path(cache) if cache is not None else None
         self.records: list[dict[str, Any]] = []
         self.protocol: dict[str, Any] = {}
 
@@ -41,7 +43,7 @@ class EvalCallback(Callback):
         # score what a run stopped here would hand back: a copy with its BatchNorm statistics recomputed
         generator = copy.deepcopy(state.ema.module if state.ema is not None else state.generator)
         recalibrate_for_sampling(generator, state.dataset, state.config)
-        name, results = evaluate(generator.eval(), state.dataset, self.root, samples=self.samples, seed=0)
+        name, results = evaluate(generator.eval(), state.dataset, samples=self.samples, seed=0, cache=self.cache)
         self.protocol = {name: results.pop("protocol", {})}
         record = {"step": state.step, name: results}
         self.records.append(record)

@@ -2,7 +2,10 @@
 
 Its penultimate layer is the feature space of the Fréchet distance, KID and precision/recall;
 its predictions give class histograms and the label accuracy of conditional samples. The cache
-lives in the registry under ``classifiers/``, keyed by the dataset and the recipe.
+lives in the user cache folder (``$GANZOO_CACHE``, see :mod:`ganzoo.locations`) under
+``classifiers/``, shared by every registry and keyed by the dataset (its content included) and the
+recipe. A cached file that does not read back as the classifier it should be is trained again, with
+a one-line warning, never used.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,13 +23,14 @@ import torch
 from torch import nn
 
 from ..data import Dataset
-from ..errors import ConfigError, IntegrityError
-from ..fileio import write_atomic
+from ..errors import ConfigError, GanzooError, IntegrityError
+from ..fileio import load_json, write_atomic
+from ..locations import cache_dir
 from ..progress import progress
 from ..weights import encode_weights, read_weights
 
-__all__ = ["CLASSIFIER_RECIPE", "FeatureClassifier", "dataset_key", "features", "load_or_train_classifier",
-           "store_cache"]
+__all__ = ["CLASSIFIER_RECIPE", "FeatureClassifier", "cache_file", "dataset_key", "features",
+           "load_or_train_classifier", "store_cache", "unusable_cache"]
 
 # Adam with a cosine decay to 0 over max(min_steps, epochs passes over the training part):
 # 600 steps on the small sets (43 passes over digits), 5 passes on the large ones.
@@ -51,25 +57,45 @@ class FeatureClassifier(nn.Module):
 
 
 def dataset_key(dataset: Dataset) -> str:
+    """The dataset's name, shape, size, preprocessing (split and resize included), a sha256 of its samples
+    and labels, and the classifier recipe, hashed: what a cached classifier or feature set depends on."""
+    content = hashlib.sha256()
+    for tensor in (dataset.data, dataset.labels):
+        if tensor is not None:
+            content.update(tensor.detach().cpu().contiguous().numpy().data)
     ident = {"name": dataset.name, "shape": list(dataset.shape), "classes": dataset.num_classes,
-             "size": len(dataset), "preprocessing": dataset.preprocessing, "recipe": CLASSIFIER_RECIPE}
+             "size": len(dataset), "preprocessing": dataset.preprocessing, "recipe": CLASSIFIER_RECIPE,
+             "dtype": str(dataset.data.dtype), "content": content.hexdigest()}
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def load_or_train_classifier(dataset: Dataset, root: Path) -> tuple[FeatureClassifier, dict[str, Any]]:
-    """The dataset's feature classifier: loaded from ``root/classifiers`` or trained and stored there."""
+def cache_file(kind: str, name: str, key: str, cache: Path | None = None) -> Path:
+    """``<cache>/<kind>/<name>-<key>.safetensors``; ``cache`` defaults to the user cache folder."""
+    stem = re.sub(r"[^a-z0-9_-]", "_", name.lower())[:64] or "dataset"  # a Dataset's name is not checked
+    return (cache if cache is not None else cache_dir()) / kind / f"{stem}-{key}.safetensors"
+
+
+def unusable_cache(path: Path, what: str, reason: str) -> None:
+    """Say, in one line on stderr, that a cached file is not used and is made again."""
+    sys.stderr.write(f"Warning: the cached {what} {path} is unusable ({reason}); computing it again\n")
+    sys.stderr.flush()
+
+
+def load_or_train_classifier(dataset: Dataset, cache: Path | None = None) -> tuple[FeatureClassifier, dict[str, Any]]:
+    """The dataset's feature classifier: loaded from ``<cache>/classifiers`` or trained and stored there.
+
+    ``cache`` defaults to the user cache folder (:func:`ganzoo.locations.cache_dir`), which every
+    registry shares, so a dataset's classifier is trained once per machine.
+    """
     if not dataset.is_image or dataset.labels is None:
         raise ConfigError(f"dataset {dataset.name!r} needs labelled images for classifier metrics")
     key = dataset_key(dataset)
-    path = root / "classifiers" / f"{dataset.name}-{key}.safetensors"
-    model = FeatureClassifier(dataset.shape[0], dataset.num_classes)
+    path = cache_file("classifiers", dataset.name, key, cache)
     if path.exists():
-        meta, tensors = read_weights(path)
         try:
-            model.load_state_dict(tensors)
-        except RuntimeError as exc:
-            raise IntegrityError(f"{path}: not a feature classifier for {dataset.name!r}: {exc}") from exc
-        return model.eval(), json.loads(meta["ganzoo.classifier"])  # trained once, reused by every eval
+            return _read_classifier(path, dataset, key)  # trained once, reused by every eval
+        except (GanzooError, OSError, RuntimeError, ValueError, KeyError) as exc:
+            unusable_cache(path, "feature classifier", " ".join(str(exc).split()) or type(exc).__name__)
 
     recipe = CLASSIFIER_RECIPE
     g = torch.Generator().manual_seed(recipe["seed"])
@@ -102,6 +128,26 @@ def load_or_train_classifier(dataset: Dataset, root: Path) -> tuple[FeatureClass
             "recipe": recipe, "steps": steps, "seconds": round(time.perf_counter() - start, 1), "features": 4 * 32}
     store_cache(path, model.state_dict(), {"ganzoo.classifier": json.dumps(info)})
     return model, info
+
+
+def _read_classifier(path: Path, dataset: Dataset, key: str) -> tuple[FeatureClassifier, dict[str, Any]]:
+    """A cached classifier, checked: made for this dataset and recipe, every weight present and finite."""
+    meta, tensors = read_weights(path)
+    info = load_json(meta.get("ganzoo.classifier", ""), f"{path} (its classifier record)", IntegrityError)
+    if not isinstance(info, dict) or info.get("key") != key or info.get("recipe") != CLASSIFIER_RECIPE:
+        raise IntegrityError("it was made for another dataset or recipe")
+    if not all(isinstance(info.get(k), (int, float)) and not isinstance(info.get(k), bool)
+               for k in ("accuracy", "held_out", "features")):
+        raise IntegrityError("its record lacks the accuracy, held-out size or feature size")
+    if not all(bool(torch.isfinite(t).all()) for t in tensors.values() if t.is_floating_point()):
+        raise IntegrityError("it holds NaN or infinite weights")
+    with torch.random.fork_rng(devices=[]):  # its random start is overwritten: the caller's stream stays as it was
+        model = FeatureClassifier(dataset.shape[0], dataset.num_classes)
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as exc:
+        raise IntegrityError(f"not a feature classifier for {dataset.name!r}: {' '.join(str(exc).split())}") from exc
+    return model.eval(), info
 
 
 def store_cache(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:

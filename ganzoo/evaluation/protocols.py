@@ -2,7 +2,9 @@
 
 Every result carries its protocol: sample counts, reference split and feature extractor.
 Generated samples enter every protocol through :func:`_generated`, which refuses NaN and
-infinite values before any feature is extracted or any metric computed.
+infinite values before any feature is extracted or any metric computed. What is computed once
+and reused (the feature classifiers, the Inception features of the real images) is cached in
+``cache``, by default the user cache folder that every registry shares.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import torch
 
 from ..data import DataOptions, Dataset, grid25_centers, ring8_centers
 from ..data.builtin import GRID_STD, RING_STD
-from ..errors import ConfigError, IntegrityError
+from ..errors import ConfigError, GanzooError, IntegrityError
 from ..models import Generator
 from ..sampling import generate
-from .classifier import dataset_key, features, load_or_train_classifier, store_cache
+from .classifier import cache_file, dataset_key, features, load_or_train_classifier, store_cache, unusable_cache
 from .metrics import (
     class_histogram_kl,
     frechet_distance,
@@ -58,8 +60,8 @@ def _generated(generator: Generator, n: int, *, labels: torch.Tensor | None = No
     return x
 
 
-def evaluate_images(generator: Generator, dataset: Dataset, root: Path, *, samples: int = 2000,
-                    seed: int = 0, reference: Dataset | None = None) -> dict[str, Any]:
+def evaluate_images(generator: Generator, dataset: Dataset, *, samples: int = 2000, seed: int = 0,
+                    reference: Dataset | None = None, cache: Path | None = None) -> dict[str, Any]:
     """Classifier-feature metrics of ``generator`` against ``samples`` real images.
 
     The classifier is trained on ``dataset`` (the training data); the real images come from
@@ -74,7 +76,7 @@ def evaluate_images(generator: Generator, dataset: Dataset, root: Path, *, sampl
         assert dataset.labels is not None
         labels = dataset.labels[torch.randint(len(dataset), (n,), generator=g)]
     fake = _generated(generator, n, labels=labels, seed=seed)  # before the classifier is trained or loaded
-    classifier, info = load_or_train_classifier(dataset, root)
+    classifier, info = load_or_train_classifier(dataset, cache)
     real_f, real_pred = features(classifier, ref.to_float(ref.data[real_idx]))
     fake_f, fake_pred = features(classifier, fake)
     kid, kid_std = kernel_inception_distance(real_f, fake_f, subset_size=min(1000, n))
@@ -115,7 +117,7 @@ def evaluate_mixture(generator: Generator, dataset_name: str, *, samples: int = 
 STACKED_SAMPLES = 26_000  # as for Stacked MNIST (Srivastava et al. 2017; Lin et al. 2018)
 
 
-def score_stacked(images: torch.Tensor, root: Path) -> dict[str, Any]:
+def score_stacked(images: torch.Tensor, *, cache: Path | None = None) -> dict[str, Any]:
     """Modes of ``stacked-digits`` covered by ``images`` (N, 3, 8, 8), and KL of their histogram to uniform.
 
     Each channel is classified by the ``digits`` feature classifier; the three digits make
@@ -126,7 +128,7 @@ def score_stacked(images: torch.Tensor, root: Path) -> dict[str, Any]:
     if images.dim() != 4 or tuple(images.shape[1:]) != (3, 8, 8):
         raise ConfigError(f"stacked-digits metrics need (N, 3, 8, 8) images, got {tuple(images.shape)}")
     digits = load_digits(DataOptions())
-    classifier, info = load_or_train_classifier(digits, root)
+    classifier, info = load_or_train_classifier(digits, cache)
     x = images if images.is_floating_point() else digits.to_float(images)
     _, pred = features(classifier, x.reshape(-1, 1, 8, 8))
     modes = (pred.view(-1, 3) * torch.tensor([100, 10, 1])).sum(1)
@@ -140,34 +142,34 @@ def score_stacked(images: torch.Tensor, root: Path) -> dict[str, Any]:
                                        f"{info['accuracy']:.3f}, per channel"}}
 
 
-def evaluate_stacked(generator: Generator, root: Path, *, samples: int = STACKED_SAMPLES,
-                     seed: int = 0) -> dict[str, Any]:
+def evaluate_stacked(generator: Generator, *, samples: int = STACKED_SAMPLES, seed: int = 0,
+                     cache: Path | None = None) -> dict[str, Any]:
     """:func:`score_stacked` of ``samples`` images drawn from ``generator`` (labels uniform if conditional)."""
     labels = None
     if generator.num_classes:
         labels = torch.randint(generator.num_classes, (samples,), generator=torch.Generator().manual_seed(seed))
-    result = score_stacked(_generated(generator, samples, labels=labels, seed=seed), root)
+    result = score_stacked(_generated(generator, samples, labels=labels, seed=seed), cache=cache)
     result["protocol"]["seed"] = seed
     return result
 
 
-def evaluate(generator: Generator, dataset: Dataset, root: Path, *, samples: int | None = None,
-             seed: int = 0, reference: Dataset | None = None) -> tuple[str, dict[str, Any]]:
+def evaluate(generator: Generator, dataset: Dataset, *, samples: int | None = None, seed: int = 0,
+             reference: Dataset | None = None, cache: Path | None = None) -> tuple[str, dict[str, Any]]:
     """Pick the protocol that fits the dataset; returns ``(metric set name, results)``."""
     if dataset.name == "stacked-digits":
-        return "stacked", evaluate_stacked(generator, root, samples=samples or STACKED_SAMPLES, seed=seed)
+        return "stacked", evaluate_stacked(generator, samples=samples or STACKED_SAMPLES, seed=seed, cache=cache)
     if dataset.name in MIXTURES and not dataset.is_image:
         return "mixture", evaluate_mixture(generator, dataset.name, samples=samples or MIXTURE_SAMPLES, seed=seed)
     if dataset.is_image and dataset.labels is not None:
-        return "classifier", evaluate_images(generator, dataset, root, samples=samples or 2000, seed=seed,
-                                             reference=reference)
+        return "classifier", evaluate_images(generator, dataset, samples=samples or 2000, seed=seed,
+                                             reference=reference, cache=cache)
     raise ConfigError(f"no evaluation protocol for dataset {dataset.name!r}: metrics need a 2-D mixture "
                       "(ring8, grid25) or labelled images")
 
 
-def evaluate_inception(generator: Generator, dataset: Dataset, root: Path, *, samples: int = 2000,
-                       seed: int = 0, reference: Dataset | None = None) -> dict[str, Any]:
-    """Inception FID and KID (needs the ``fid`` extra); reference features cached under ``root/fid``.
+def evaluate_inception(generator: Generator, dataset: Dataset, *, samples: int = 2000, seed: int = 0,
+                       reference: Dataset | None = None, cache: Path | None = None) -> dict[str, Any]:
+    """Inception FID and KID (needs the ``fid`` extra); reference features cached under ``<cache>/fid``.
 
     The real images come from ``reference`` (e.g. the test split, as Lucic et al. 2018 do)
     when given, else from ``dataset``.
@@ -177,7 +179,7 @@ def evaluate_inception(generator: Generator, dataset: Dataset, root: Path, *, sa
 
     if not dataset.is_image:
         raise ConfigError(f"Inception metrics need images; {dataset.name!r} holds vectors")
-    extractor = InceptionFeatures()
+    extractor = InceptionFeatures(next(generator.parameters()).device)
     ref = reference if reference is not None else dataset
     n = min(samples, len(ref))
     labels = None
@@ -185,13 +187,23 @@ def evaluate_inception(generator: Generator, dataset: Dataset, root: Path, *, sa
         labels = dataset.labels[torch.randint(len(dataset), (n,), generator=torch.Generator().manual_seed(seed))]
     generated = _generated(generator, n, labels=labels, seed=seed)  # before any reference feature is computed
     key = hashlib.sha256(f"{dataset_key(ref)}-{n}-{seed}-{extractor.sha256}".encode()).hexdigest()[:16]
-    path = root / "fid" / f"{ref.name}-{key}.safetensors"
+    path = cache_file("fid", ref.name, key, cache)
+    real = None
     if path.exists():
-        real = read_weights(path)[1]["features"]
-    else:
+        try:
+            meta, tensors = read_weights(path)
+            real = tensors.get("features")
+            if meta.get("ganzoo.key") != key or real is None or real.dim() != 2 or len(real) != n:
+                raise IntegrityError(f"it does not hold the features of {n} images of {ref.name} for this key")
+            if not bool(torch.isfinite(real).all()):
+                raise IntegrityError("it holds NaN or infinite features")
+        except (GanzooError, OSError) as exc:
+            unusable_cache(path, "Inception features", " ".join(str(exc).split()))
+            real = None
+    if real is None:
         idx = torch.randperm(len(ref), generator=torch.Generator().manual_seed(seed))[:n]
         real = extractor(ref.data[idx])
-        store_cache(path, {"features": real}, {"ganzoo.reference": ref.name})
+        store_cache(path, {"features": real}, {"ganzoo.reference": ref.name, "ganzoo.key": key})
     fake = extractor(generated)
     kid, kid_std = kernel_inception_distance(real, fake, subset_size=min(1000, n))
     return {"fid": frechet_distance(real, fake), "kid": kid, "kid_std": kid_std,

@@ -16,16 +16,17 @@ __all__ = ["evaluate_stored"]
 
 def evaluate_stored(ref: str | os.PathLike[str], *, registry: Any = None, samples: int | None = None, seed: int = 0,
                     data_dir: str | None = None, save: bool = True, inception: bool = False,
-                    split: str = "train") -> tuple[str, dict[str, Any]]:
+                    split: str = "train", device: str | Any = "cpu") -> tuple[str, dict[str, Any]]:
     """Evaluate a stored model on the dataset it was trained on; returns ``(metric set, results)``.
 
     ``split="test"`` compares against the dataset's test split (where it has one) instead of
-    its training images; the metric set is then named ``<set>-test``. Registry models get the
+    its training images; the metric set is then named ``<set>-test``. The samples are drawn
+    on ``device`` (the Inception network runs there too). Registry models get the
     results written into their manifest (``metrics.<set>``) unless ``save`` is False; a bare
     ``.safetensors`` file is evaluated and nothing is written.
     """
     reg = registry if isinstance(registry, Registry) else Registry(registry)
-    g = load_generator(ref, registry=reg)
+    g = load_generator(ref, registry=reg, device=device)
     if is_path_ref(ref):
         info: Any = dataset_from_metadata(read_metadata(ref), ref)
     else:
@@ -45,10 +46,10 @@ def evaluate_stored(ref: str | os.PathLike[str], *, registry: Any = None, sample
         reference = load_dataset(dataset_name, image_size=size, data_dir=data_dir, split=split)
     dataset = load_dataset(dataset_name, image_size=size, data_dir=data_dir)
     if inception:
-        name, results = "inception", evaluate_inception(g, dataset, reg.root, samples=samples or 2000, seed=seed,
+        name, results = "inception", evaluate_inception(g, dataset, samples=samples or 2000, seed=seed,
                                                         reference=reference)
     else:
-        name, results = evaluate(g, dataset, reg.root, samples=samples, seed=seed, reference=reference)
+        name, results = evaluate(g, dataset, samples=samples, seed=seed, reference=reference)
     if reference is not None:
         name = f"{name}-{split}"
     if save and not is_path_ref(ref):

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -21,7 +23,7 @@ from ..weights import TensorInfo, check_tensors, decode_weights, parse_header, r
 from .manifest import Manifest
 from .store import Registry
 
-__all__ = ["check_fit", "is_path_ref", "load_generator"]
+__all__ = ["StartingWeights", "check_fit", "is_path_ref", "load_generator", "load_starting_weights"]
 
 GENERATOR_ROLES = ("generator", "generator_ema")
 
@@ -107,3 +109,87 @@ def check_fit(spec: ModelSpec, source: str | os.PathLike[str],
     for role, (path, tensors) in files.items():
         network, kind = (d, "discriminator") if role == "discriminator" else (g, "generator")
         check_tensors(network.state_dict(), tensors, path, f"the {spec.architecture!r} {kind} that the spec describes")
+
+
+@dataclass(frozen=True)
+class StartingWeights:
+    """A stored model's networks, checked against the spec of the run that starts from them."""
+
+    ref: str  # name:version, as resolved when the run started
+    generator: dict[str, torch.Tensor]
+    discriminator: dict[str, torch.Tensor] | None  # None when the model stored no discriminator
+    generator_ema: dict[str, torch.Tensor] | None  # None when it stored no moving average
+    generator_sha256: str  # of the generator file the run starts from (recorded as the parent)
+
+
+def load_starting_weights(ref: str, spec: ModelSpec, *, registry: Registry | str | os.PathLike[str] | None = None,
+                          catalog: Catalog | None = None) -> StartingWeights:
+    """The weights a fine-tuning run (``ganzoo train --init-from REF``) starts from.
+
+    The stored model must have been built exactly as ``spec`` (the run's architecture, data
+    shape, classes and constructor arguments), so every tensor fits; otherwise a ConfigError
+    names what differs and how to match it. Every file is checked against the manifest
+    (size, sha256) and its header against the spec before it is decoded.
+    """
+    reg = registry if isinstance(registry, Registry) else Registry(registry)
+    if is_path_ref(ref):
+        raise ConfigError(f"--init-from needs a model in the registry (name, name:VERSION or name@ALIAS), not a "
+                          f"file: {os.fspath(ref)!r}; import it first with: ganzoo models import")
+    record = reg.resolve(ref)
+    stored = reg.read_manifest(record)
+    _check_same_spec(record.ref, stored.spec, spec)
+    states: dict[str, dict[str, torch.Tensor] | None] = {}
+    files: dict[str, tuple[str | os.PathLike[str], Mapping[str, TensorInfo]]] = {}
+    raw: dict[str, tuple[Path, bytes]] = {}
+    for role in ("generator", "discriminator", "generator_ema"):
+        filename = f"{role}.safetensors"
+        if filename not in stored.files:
+            states[role] = None
+            continue
+        path, data = reg.read_verified(record, filename)
+        meta, tensors = parse_header(data, path)
+        if spec_from_metadata(meta, path) != stored.spec:
+            raise IntegrityError(f"{path}: the spec in its header differs from the manifest's")
+        files[role] = (path, tensors)
+        raw[role] = (path, data)
+    if "generator" not in raw:
+        raise IntegrityError(f"{record.ref} stores no generator.safetensors; it cannot start a run")
+    check_fit(spec, record.path, files, catalog=catalog)
+    for role, (path, data) in raw.items():
+        states[role] = decode_weights(data, path)[1]
+    generator = states["generator"]
+    assert generator is not None
+    return StartingWeights(record.ref, generator, states["discriminator"], states["generator_ema"],
+                           str(stored.files["generator.safetensors"].get("sha256", "")))
+
+
+def _check_same_spec(ref: str, stored: ModelSpec, run: ModelSpec) -> None:
+    """Refuse a stored model built differently from the run, naming each difference and its fix."""
+    if stored == run:
+        return
+    differences: list[str] = []
+    if stored.architecture != run.architecture:
+        raise ConfigError(f"cannot start from {ref}: it is a {stored.architecture!r} model and this run trains "
+                          f"{run.architecture!r}; leave the architecture out, or name {stored.architecture}")
+    if stored.data_shape != run.data_shape:
+        shown = "x".join(str(s) for s in stored.data_shape)
+        hint = f"pass --image-size {stored.data_shape[-1]}" if len(stored.data_shape) == 3 else "use data of its shape"
+        differences.append(f"data of shape {shown}, not {'x'.join(str(s) for s in run.data_shape)} ({hint})")
+    if stored.num_classes != run.num_classes:
+        def classes(n: int) -> str:
+            return f"{n} classes" if n else "no classes"
+
+        differences.append(f"{classes(stored.num_classes)}, not {classes(run.num_classes)} (use a dataset with "
+                           f"{classes(stored.num_classes)})")
+    for kind, a, b in (("generator", stored.generator_kwargs, run.generator_kwargs),
+                       ("discriminator", stored.discriminator_kwargs, run.discriminator_kwargs)):
+        changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+        if changed:
+            shown = ", ".join(f"{k}={_short(a.get(k))} (this run: {_short(b.get(k))})" for k in changed)
+            differences.append(f"{kind} options {shown} (pass them with -o KEY=VALUE)")
+    raise ConfigError(f"cannot start from {ref}: it was built with " + "; ".join(differences or ["another spec"]))
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -3,6 +3,7 @@
 Layout (``docs/registry.md`` is the full reference)::
 
     <root>/index.sqlite                  which versions exist, where aliases point
+    <root>/.ganzoo-registry              marker: the folder is a registry (ganzoo.locations finds it)
     <root>/models/<name>/<version>/      generator.safetensors, [generator_ema.safetensors],
                                          [discriminator.safetensors], [samples.png], manifest.json
     <root>/tmp/                          staging folders of publishes in progress
@@ -37,6 +38,7 @@ from ..fileio import (
     write_atomic,
     write_durable,
 )
+from ..locations import mark_registry, registry_location
 from ..models import ModelSpec
 from ..weights import ROLES, decode_weights, save_weights, weight_metadata
 from . import index as ix
@@ -46,7 +48,6 @@ from .names import ModelRef, check_alias, check_filename, check_model_name, insi
 
 __all__ = ["MANIFEST_FORMAT", "Manifest", "ModelRecord", "Registry", "ReindexReport"]
 
-ENV_VAR = "GANZOO_REGISTRY"
 STALE_STAGING_S = 24 * 3600.0  # a staging folder this old belongs to a publish that crashed
 
 
@@ -78,15 +79,18 @@ class ReindexReport:
 
 
 class Registry:
-    """A model store rooted at ``root`` (default: ``$GANZOO_REGISTRY``, else ``./registry``).
+    """A model store rooted at ``root``; without one, at the registry :func:`~ganzoo.locations.registry_location`
+    picks: ``$GANZOO_REGISTRY``, else the nearest ``registry`` folder in or above the current folder that is
+    a ganzoo registry, else the one in the user data folder. ``reason`` says which.
 
-    Nothing is created on disk until the first write.
+    Nothing is created on disk until the first write, which also writes the marker file that lets
+    the lookup find the registry from the folders below it.
     """
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
-        if root is None:
-            root = os.environ.get(ENV_VAR) or "registry"
-        self.root: Path = Path(root).expanduser().resolve()
+        location = registry_location(root)
+        self.root: Path = location.path
+        self.reason: str = location.reason  # why this root: "--registry", "$GANZOO_REGISTRY", "found ...", ...
         self._index = ix.Index(self.root / "index.sqlite")
 
     def __repr__(self) -> str:
@@ -151,6 +155,7 @@ class Registry:
             tmp = self._path("tmp")
             self._path("models", name)  # refused before anything is written if it is a link
             tmp.mkdir(parents=True, exist_ok=True)
+            mark_registry(self.root)
             remove_stale(tmp, STALE_STAGING_S)
             # Not tempfile.mkdtemp: its 0o700 mode would follow the folder into models/.
             staging = tmp / f"publish-{name}-{secrets.token_hex(8)}"

@@ -4,9 +4,10 @@ A run folder's ``checkpoint.pt`` (beside its ``config.json``, :mod:`ganzoo.train
 is a ``torch.save`` of plain types and tensors only (no pickled objects), read back with
 ``torch.load(weights_only=True)``. It holds both networks, the EMA generator, both optimizers,
 the step, every random state (torch's CPU and CUDA generators, the data sampler's generator
-and its epoch order and position, Python's ``random``), the fixed sample noise, the history
-so far and the config: with ``deterministic=True`` on the same machine a resumed run
-continues exactly as an uninterrupted one would.
+and its epoch order and position, Python's ``random``, the augmentation's stream), the
+augmentation's state (ADA's p), the fixed sample noise, the history so far and the config:
+with ``deterministic=True`` on the same machine a resumed run continues exactly as an
+uninterrupted one would.
 
 Both files are replaced each atomically: written to a temporary name in the same folder,
 fsynced, renamed over the old one, and the folder fsynced. A crash at any moment
@@ -63,7 +64,15 @@ def run_state(state: TrainState) -> dict[str, Any]:
         "history": [dict(r) for r in state.history],
         "seconds": float(state.seconds),
         "world_size": state.sampler.world,  # processes that trained it (the global batch is batch_size x this)
+        **({"augment": _augment_state(state)} if state.augmentation is not None else {}),
     }
+
+
+def _augment_state(state: TrainState) -> dict[str, Any]:
+    """The augmentation's own state (ADA's p, say) and where its random stream stands."""
+    assert state.augmentation is not None and state.augment_rng is not None
+    return {"state": state.augmentation.state_dict(), "rng": state.augment_rng.get_state(),
+            "device": state.device.type}
 
 
 def save_checkpoint(state: TrainState, run_dir: str | os.PathLike[str]) -> Path:
@@ -144,12 +153,18 @@ def config_changes(old: TrainConfig, new: TrainConfig) -> dict[str, tuple[Any, A
     return {k: (a[k], b[k]) for k in a if a[k] != b[k]}
 
 
+def option_name(field: str) -> str:
+    """How a TrainConfig field is typed on the command line: ``lr_g`` -> ``--lr-g``."""
+    return {"architecture": "ARCHITECTURE", "model": "-o (model options)"}.get(field, "--" + field.replace("_", "-"))
+
+
 def _refuse_changes(changes: Mapping[str, tuple[Any, Any]], run: str) -> None:
     refused = {k: v for k, v in changes.items() if k not in RESUMABLE_CHANGES}
     if refused:
-        listed = ", ".join(f"{k} ({old!r} -> {new!r})" for k, (old, new) in refused.items())
+        listed = ", ".join(f"{option_name(k)} ({old!r} -> {new!r})" for k, (old, new) in refused.items())
+        allowed = ", ".join(option_name(k) for k in sorted(RESUMABLE_CHANGES))
         raise ConfigError(f"cannot resume {run} with a changed {listed}; a resumed run may change only "
-                          f"{', '.join(sorted(RESUMABLE_CHANGES))}. Start a new run to change the others")
+                          f"{allowed}. Start a new run to change the others")
 
 
 def resume_config(run_dir: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None) -> TrainConfig:
@@ -190,10 +205,25 @@ def restore(state: TrainState, payload: Mapping[str, Any]) -> None:
     if "cuda" in rng and state.device.type == "cuda":
         torch.cuda.set_rng_state(rng["cuda"], state.device)
     _set_python_rng_state(rng["python"])
+    if state.augmentation is not None:
+        _restore_augment(state, payload.get("augment"))
     state.fixed_z.copy_(payload["fixed_z"])
     state.history[:] = [dict(r) for r in payload["history"]]
     state.seconds = float(payload["seconds"])
     state.step = step
+
+
+def _restore_augment(state: TrainState, saved: Any) -> None:
+    assert state.augmentation is not None and state.augment_rng is not None
+    if not isinstance(saved, Mapping) or not isinstance(saved.get("state"), Mapping):
+        raise ConfigError("the checkpoint holds no augmentation state although its run uses --augment "
+                          f"{state.config.augment}; the checkpoint is damaged: start the run again")
+    state.augmentation.load_state_dict(saved["state"])
+    if saved.get("device") == state.device.type:
+        state.augment_rng.set_state(saved["rng"])
+    else:  # another kind of device draws from another kind of generator
+        state.notes.append(f"this run was checkpointed on {saved.get('device')} and resumes on {state.device.type}: "
+                           "the augmentation's random stream starts afresh (its state, e.g. ADA's p, continues)")
 
 
 def _python_rng_state() -> dict[str, Any]:

@@ -38,6 +38,11 @@ class TrainConfig:
     log_every: int = 50  # steps between metric records
     deterministic: bool = False  # torch.use_deterministic_algorithms for bit-exact reruns
     checkpoint_every: int = 0  # steps between run checkpoints (with a run_dir); 0 = only at interruption
+    init_from: str | None = None  # a stored model (name:version) whose G, D and EMA weights the run starts from
+    # Training on little data (docs/augmentation.md).
+    augment: str | None = None  # registered augmentation of all D sees, NAME or NAME:KEY=VALUE,...; None = none
+    subset: int | None = None  # train on a fixed, class-balanced subset of this many items; None = all of them
+    subset_seed: int = 0  # which items the subset holds (apart from seed, so runs of several seeds share one)
     # The fast path (docs/guide.md, "Speed"): each option trades exactness for speed, so each is opt-in.
     channels_last: bool = False  # images and conv weights in NHWC memory layout (faster conv kernels)
     reuse_fake: bool = False  # G's step reuses the last D step's generated batch: one G forward fewer per step
@@ -56,6 +61,17 @@ class TrainConfig:
             check_text("loss", self.loss)
         if self.data_dir is not None:
             check_text("data_dir", self.data_dir)
+        if self.augment is not None:
+            check_text("augment", self.augment)
+        if self.subset is not None:
+            put("subset", check_int("subset", self.subset, minimum=1,
+                                    kind="a positive number of training items (leave it out to train on all)"))
+        put("subset_seed", check_int("subset_seed", self.subset_seed, minimum=0))
+        if self.subset is None and self.subset_seed:
+            raise ConfigError(f"subset_seed is {self.subset_seed} but no subset is asked for; pass --subset N too "
+                              "(or leave --subset-seed out)")
+        if self.init_from is not None:
+            check_text("init_from", self.init_from)
         for name in ("steps", "batch_size", "d_steps", "log_every"):
             put(name, check_int(name, getattr(self, name), minimum=1, kind="a positive integer"))
         if self.batch_size < 2:

@@ -48,6 +48,14 @@ class World:
         dist.all_reduce(bad)
         return [r for r in range(self.size) if bad[r]]
 
+    def gather(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Every rank's ``tensor``, concatenated in rank order: the same on every rank (itself in a world of one)."""
+        if not self.distributed:
+            return tensor
+        parts = [torch.empty_like(tensor) for _ in range(self.size)]
+        dist.all_gather(parts, tensor.contiguous())
+        return torch.cat(parts)
+
     def any(self, flag: bool) -> bool:
         """True on every rank when ``flag`` is true on any rank."""
         return bool(self.flags(not flag))

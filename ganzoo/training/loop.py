@@ -20,9 +20,10 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from ..augment import Augmentation
 from ..catalog import Catalog, get_catalog
 from ..data import Dataset, TensorSampler
-from ..data.loading import load_dataset
+from ..data.loading import load_dataset, take_subset
 from ..errors import ConfigError
 from ..losses import Loss, lr_scale
 from ..models import Generator
@@ -55,13 +56,16 @@ def resolve_device(name: str) -> torch.device:
 
 
 def fit(config: TrainConfig, *, callbacks: Iterable[Callback] = (), catalog: Catalog | None = None,
-        dataset: Dataset | None = None, resume_from: str | os.PathLike[str] | None = None) -> TrainResult:
+        dataset: Dataset | None = None, resume_from: str | os.PathLike[str] | None = None,
+        registry: Any = None) -> TrainResult:
     """Train ``config.architecture`` on ``config.dataset`` with ``config.loss``; returns the trained networks.
 
     Everything that is not training is a callback: a :class:`~ganzoo.training.checkpoint.Checkpointer`
     saves the run (every ``config.checkpoint_every`` steps, at the last step, and on Ctrl-C), a
     :class:`~ganzoo.training.runlog.RunLogger` keeps the run folder. ``resume_from`` continues the
-    run saved in that folder. Ctrl-C finishes the current step, lets callbacks save, then raises
+    run saved in that folder. With ``config.init_from`` a new run starts from that stored
+    model's generator and discriminator (read from ``registry``, a Registry or its root; the
+    moving average starts from the stored generator). Ctrl-C finishes the current step, lets callbacks save, then raises
     :class:`TrainingInterrupted`; a non-finite loss or gradient raises :class:`TrainingDiverged`
     before the step is applied. Callbacks hear of either through ``on_exception``.
 
@@ -76,12 +80,16 @@ def fit(config: TrainConfig, *, callbacks: Iterable[Callback] = (), catalog: Cat
     checkpoint = load_checkpoint(resume_from) if resume_from is not None else None  # fails before data loads
     loss_name = config.loss or catalog.architecture(config.architecture).default_loss
     loss = catalog.loss(loss_name)
+    augmentation = catalog.augmentation(config.augment) if config.augment else None  # refused before data loads
     device = resolve_device(config.device)
     if world.distributed and device.type == "cuda" and device.index is None:
         device = torch.device("cuda", world.local_rank)  # one GPU per process
     if dataset is None:
         dataset = _load_once(world, lambda: load_dataset(config.dataset, image_size=config.image_size,
-                                                          data_dir=config.data_dir, catalog=catalog))
+                                                          data_dir=config.data_dir, catalog=catalog,
+                                                          subset=config.subset, subset_seed=config.subset_seed))
+    elif config.subset is not None:
+        dataset = take_subset(dataset, config.subset, seed=config.subset_seed)
 
     was_deterministic = torch.are_deterministic_algorithms_enabled()
     try:
@@ -90,7 +98,8 @@ def fit(config: TrainConfig, *, callbacks: Iterable[Callback] = (), catalog: Cat
                 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.use_deterministic_algorithms(True)
         with _sigint_deferred() as interrupted:
-            return _fit(config, callbacks, catalog, dataset, loss_name, loss, device, checkpoint, interrupted, world)
+            return _fit(config, callbacks, catalog, dataset, loss_name, loss, device, checkpoint, interrupted, world,
+                        registry, augmentation=augmentation)
     except (TrainingDiverged, TrainingInterrupted) as exc:
         for cb in callbacks:
             cb.on_exception(exc)
@@ -101,11 +110,12 @@ def fit(config: TrainConfig, *, callbacks: Iterable[Callback] = (), catalog: Cat
 
 def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, dataset: Dataset, loss_name: str, loss: Loss,
          device: torch.device, checkpoint: dict[str, Any] | None, interrupted: Callable[[], bool],
-         world: World) -> TrainResult:
+         world: World, registry: Any = None, *, augmentation: Augmentation | None = None) -> TrainResult:
     torch.manual_seed(config.seed)
     random.seed(config.seed)  # unused by the loop; seeded (and checkpointed) for plugins that draw from it
     spec = catalog.resolve_spec(config.architecture, dataset.shape, dataset.num_classes, **config.model)
     G, D = catalog.build(spec)  # refuses data that does not fit, before any step
+    parent = _start_from(config.init_from, spec, G, D, registry, catalog) if checkpoint is None else None
     if world.distributed and device.type == "cuda":  # batch statistics over the global batch
         G = nn.SyncBatchNorm.convert_sync_batchnorm(G)
         D = nn.SyncBatchNorm.convert_sync_batchnorm(D)
@@ -126,8 +136,16 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
     fixed_labels = _grid_labels(64, spec.num_classes, device)
     state = TrainState(config, spec, dataset, G, D, ema, loss, device, fixed_z, fixed_labels,
                        opt_g=opt_g, opt_d=opt_d, sampler=sampler, loss_name=loss_name)
+    if parent is not None:
+        state.parent = parent
+        if parent["discriminator"] == "new":
+            state.notes.append(f"{config.init_from} stores no discriminator: D starts from random weights")
+    if augmentation is not None:  # data it cannot transform is refused before any step
+        augmentation.check_shape(dataset.shape)
+        state.augmentation, state.augment_rng = augmentation, _augment_stream(config.seed, device, world.rank)
     if checkpoint is not None:
         restore(state, checkpoint)  # weights, optimizers, random states, history: the run continues exactly
+        state.parent = _parent_of(config)
     history = state.history
     b = config.batch_size
     if checkpoint is not None and int(checkpoint.get("world_size", 1)) != world.size:
@@ -147,6 +165,9 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
 
     def latent() -> torch.Tensor:  # this process's slice of one global noise batch (all ranks draw alike)
         return G.sample_latent(b * world.size)[world.rank * b : (world.rank + 1) * b]
+
+    def seen(x: torch.Tensor) -> torch.Tensor:  # what D looks at: with --augment, every batch passes through it
+        return x if augmentation is None else augmentation.augment(x, generator=state.augment_rng)
 
     for cb in callbacks:
         cb.on_train_start(state)
@@ -169,10 +190,11 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
             with torch.set_grad_enabled(keep), _autocast(config, device):
                 fake = (G_sync if keep else gen)(latent(), labels)
             with _autocast(config, device):
-                real_logits = D_sync(real, labels)
-                fake_logits = D_sync(fake.detach(), labels)
+                real_seen, fake_seen = seen(real), seen(fake.detach())  # a penalty sees what D sees
+                real_logits = D_sync(real_seen, labels)
+                fake_logits = D_sync(fake_seen, labels)
                 d_loss = loss.discriminator_loss(real_logits.float(), fake_logits.float())
-                penalty = loss.penalty(disc, real, fake.detach(), labels)
+                penalty = loss.penalty(disc, real_seen, fake_seen, labels)
                 if penalty is not None:
                     d_loss = d_loss + penalty.float()
             _check_finite(d_loss, step, "discriminator", world)
@@ -180,6 +202,8 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
             d_loss.backward()
             _check_gradients(D, step, "discriminator")
             opt_d.step()
+            if augmentation is not None:  # an adaptive augmentation reads D's verdicts (every process's slice)
+                augmentation.observe(world.gather(real_logits.detach()), world.gather(fake_logits.detach()))
 
         # 2. one generator step, on fresh noise (Goodfellow et al.) unless it reuses D's last batch;
         # labels follow the data's label distribution.
@@ -188,7 +212,7 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
             if not config.reuse_fake:
                 labels = sampler.sample_labels(b)
                 fake = G_sync(latent(), labels)
-            g_logits = disc(fake, labels)
+            g_logits = disc(seen(fake), labels)
             g_loss = loss.generator_loss(g_logits.float())
         _check_finite(g_loss, step, "generator", world)
         opt_g.zero_grad(set_to_none=True)
@@ -207,6 +231,8 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
             "d_real": torch.sigmoid(real_logits.detach().float()).mean(),  # mean D(x)
             "d_fake": torch.sigmoid(fake_logits.detach().float()).mean(),  # mean D(G(z))
         }
+        if augmentation is not None:  # e.g. ADA's p and its overfitting signal
+            metrics.update({f"augment_{k}": v.detach() for k, v in augmentation.metrics().items()})
         state.seconds = time.perf_counter() - start
         if step % config.log_every == 0 or step == config.steps:
             record = {"step": step, **{k: float(v) for k, v in metrics.items()}, "seconds": state.seconds}
@@ -237,7 +263,34 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
         ema_g = averaged.eval()
     for cb in callbacks:
         cb.on_train_end(state)
-    return TrainResult(config, spec, dataset, G, D, ema_g, history, config.steps, seconds, loss_name, started_at)
+    return TrainResult(config, spec, dataset, G, D, ema_g, history, config.steps, seconds, loss_name, started_at,
+                       parent=state.parent)
+
+
+def _start_from(ref: str | None, spec: Any, G: nn.Module, D: nn.Module, registry: Any,
+                catalog: Catalog) -> dict[str, str] | None:
+    """Load a stored model's networks into the freshly built G and D (``init_from``); what is recorded of it."""
+    if ref is None:
+        return None
+    from ..registry.loading import load_starting_weights
+
+    start = load_starting_weights(ref, spec, registry=registry, catalog=catalog)
+    G.load_state_dict(start.generator, strict=True)
+    if start.discriminator is not None:
+        D.load_state_dict(start.discriminator, strict=True)
+    return {"ref": start.ref, "generator_sha256": start.generator_sha256,
+            "discriminator": "stored" if start.discriminator is not None else "new"}
+
+
+def _parent_of(config: TrainConfig) -> dict[str, str] | None:
+    """A resumed run's parent as its config records it (the weights came from the checkpoint)."""
+    return {"ref": config.init_from} if config.init_from is not None else None
+
+
+def _augment_stream(seed: int, device: torch.device, rank: int) -> torch.Generator:
+    """The augmentation's random numbers: a generator of its own on the training device (so the other random
+    streams are those of a run without it), seeded apart on each process."""
+    return torch.Generator(device=device).manual_seed((seed + 2 + (rank << 32)) % 2**64)
 
 
 @contextlib.contextmanager

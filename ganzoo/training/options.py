@@ -19,7 +19,8 @@ hyperparameters go in a ``[model]`` table::
 
 ``ganzoo train --from REF`` starts from the training options recorded with a stored
 model. Options typed on the command line win over both, ``--fast`` over the file, the file
-over ``--from``. ``--resume RUN`` continues a run with its own options: only those typed
+over ``--from``, and ``--from`` over the architecture's own training defaults
+(``Architecture.train_defaults``, e.g. SNGAN's five D steps per G step). ``--resume RUN`` continues a run with its own options: only those typed
 anew (and only those a resumed run may change) are laid over them.
 """
 
@@ -31,19 +32,22 @@ import sys
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..values import check_bool, parse_key_values
 from .config import FAST_PATH, TrainConfig
+
+if TYPE_CHECKING:
+    from ..catalog import Catalog
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["COMMAND_OPTIONS", "KEEPING", "TRAINING", "ResolvedRun", "parse_model_options", "read_train_file",
-           "recorded_options", "resolve_run"]
+__all__ = ["COMMAND_OPTIONS", "KEEPING", "TRAINING", "ResolvedRun", "architecture_train_defaults",
+           "parse_model_options", "read_train_file", "recorded_options", "resolve_run", "starting_options"]
 
 TRAINING = tuple(f.name for f in fields(TrainConfig) if f.name not in ("architecture", "model"))  # plain options
 # How the run folder is kept, with their defaults; recorded in config.json so that --resume keeps them.
@@ -75,7 +79,7 @@ def resolve_run(architecture: str | None = None, *, options: Mapping[str, Any] |
     ``sample_every``/``logger``/``eval_every``, as typed by the user), ``fast`` (:data:`FAST_PATH`
     for what ``options`` leaves unset), ``config_file`` (a TOML path, or its options already
     read, then ``config_name`` names it in errors), the options recorded with the stored model
-    ``from_ref``, then TrainConfig's defaults. Every value, whatever its source, passes
+    ``from_ref``, the architecture's own ``train_defaults``, then TrainConfig's defaults. Every value, whatever its source, passes
     TrainConfig's checks; a bad value from the file is reported with the file's name.
     ``model`` holds architecture hyperparameters; it is merged over the file's ``[model]`` table
     and the recorded ones.
@@ -111,13 +115,32 @@ def resolve_run(architecture: str | None = None, *, options: Mapping[str, Any] |
     merged = {k: v for layer in layers for k, v in layer.items() if k in TRAINING}
     model_layers = [recorded.get("model") or {}, file.get("model") or {}, typed_model]
     architecture = architecture or file.get("architecture") or recorded.get("architecture")
+    if merged.get("init_from") is not None:  # fine-tuning: the stored model's shape options are the base
+        start = starting_options(merged["init_from"], registry)
+        merged["init_from"] = start["init_from"]
+        architecture = architecture or start["architecture"]
+        if architecture == start["architecture"]:
+            model_layers.insert(0, start["model"])
+            if merged.get("image_size") is None and start["image_size"] is not None:
+                merged["image_size"] = start["image_size"]
     if architecture is None:
         raise ConfigError("no architecture given: name one (e.g. ganzoo train dcgan), or resume a run (--resume)")
+    merged = {**architecture_train_defaults(architecture), **merged}  # below every source the user gives
     config = TrainConfig.from_dict({"architecture": architecture, **merged,
                                     "model": {k: v for layer in model_layers for k, v in layer.items()}})
     keeping = {k: typed.get(k, file.get(k, default)) for k, default in KEEPING.items()}
     extra = {k: file[k] for k in COMMAND_OPTIONS if k in file}
     return ResolvedRun(config, **_checked_keeping(keeping), extra=extra)
+
+
+def architecture_train_defaults(architecture: str, catalog: Catalog | None = None) -> dict[str, Any]:
+    """The training options ``architecture`` declares (``Architecture.train_defaults``), from ``catalog``
+    (default: the installed plugins'); none for a name no plugin registered (training then refuses
+    it, suggesting names)."""
+    from ..catalog import get_catalog
+
+    catalog = catalog if catalog is not None else get_catalog()
+    return catalog.train_defaults(architecture) if architecture in catalog.architectures else {}
 
 
 def _check_file(file: Mapping[str, Any], name: str) -> None:
@@ -200,6 +223,25 @@ def read_train_file(path: str | os.PathLike[str], known: Collection[str] | None 
             raise ConfigError(f"config file {os.fspath(path)} has unknown option(s): {', '.join(hints)}. "
                               f"Known: {', '.join(sorted(known))}")
     return options
+
+
+def starting_options(ref: str, registry: Any = None) -> dict[str, Any]:
+    """What a run started from the stored model ``ref`` takes from it: the resolved reference
+    (``name:version``, so a later publish under the same name cannot change what it means), the
+    architecture, its options and the image size it was trained at."""
+    from ..registry import Registry, is_path_ref
+
+    if not isinstance(ref, str) or is_path_ref(ref):
+        raise ConfigError(f"--init-from needs a model in the registry (name, name:VERSION or name@ALIAS), not a "
+                          f"file: {os.fspath(ref)!r}; import it first with: ganzoo models import")
+    reg = registry if isinstance(registry, Registry) else Registry(registry)
+    record = reg.resolve(ref)
+    manifest = reg.read_manifest(record)
+    training = manifest.training or {}
+    model = training.get("model") if isinstance(training.get("model"), dict) else {}
+    image_size = training.get("image_size")
+    return {"init_from": record.ref, "architecture": manifest.spec.architecture, "model": dict(model or {}),
+            "image_size": image_size if isinstance(image_size, int) and not isinstance(image_size, bool) else None}
 
 
 def recorded_options(ref: str, registry: Any = None) -> dict[str, Any]:

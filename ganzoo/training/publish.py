@@ -10,7 +10,7 @@ import torch
 
 from ..catalog import get_catalog
 from ..registry import ModelRecord, Registry, parse_ref
-from ..rendering import grid_columns, reference_points, samples_png
+from ..rendering import grid_columns, grid_size, reference_points, samples_png
 from ..sampling import generate
 from ..weights import weight_metadata
 from .config import TrainConfig
@@ -52,9 +52,11 @@ def publish(result: TrainResult, *, name: str | None = None, registry: Registry 
         "history": result.history[-1:] if result.history else [],
         "host": {"platform": platform.platform(), "torch_threads": torch.get_num_threads()},
     }
+    if result.parent is not None:  # fine-tuned: where its starting weights came from
+        manifest["parent"] = dict(result.parent)
     manifest.update(extra or {})
     metadata = weight_metadata("generator", result.spec, dataset_info)
-    preview = generate(result.best_generator, 64, seed=result.config.seed)
+    preview = generate(result.best_generator, grid_size(result.spec.num_classes), seed=result.config.seed)
     files = {"samples.png": samples_png(preview, nrow=grid_columns(result.spec.num_classes),
                                         reference=reference_points(result.dataset))}
     return reg.publish(name, weights, manifest, metadata=metadata, extra_files=files, aliases=aliases)

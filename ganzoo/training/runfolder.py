@@ -7,6 +7,8 @@ A run folder (``runs/<name>-<time>`` unless ``--run-dir`` says otherwise) holds:
                                  sample_every, logger, eval_every (how the folder is kept)
     metrics.jsonl                one JSON object per metric record (ganzoo.training.runlog)
     samples/step-000500.png      grids drawn from the trainer's fixed latent
+    samples/step-000500.json     the same samples as numbers, for 2-D data ({"step", "points"})
+    status.json                  how the run ended: finished, interrupted or diverged (ganzoo.training.runs)
     events.out.tfevents.*        TensorBoard events (``--logger tensorboard``)
     checkpoint.pt                the run state (ganzoo.training.checkpoint)
 """
@@ -21,14 +23,16 @@ import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..fileio import json_safe, load_json, write_atomic
 from .config import TrainConfig
-from .state import TrainState
 
-__all__ = ["CHECKPOINT", "CONFIG", "METRICS", "SAMPLES", "checkpoint_path", "default_run_dir", "grid_steps",
+if TYPE_CHECKING:  # only for annotations: reading a run folder imports no torch
+    from .state import TrainState
+
+__all__ = ["CHECKPOINT", "CONFIG", "METRICS", "SAMPLES", "STATUS", "checkpoint_path", "default_run_dir", "grid_steps",
            "metric_lines", "read_config_json", "read_metrics", "read_run_config", "read_run_logging", "run_config",
            "write_run_config"]
 
@@ -36,6 +40,7 @@ CONFIG = "config.json"
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
 SAMPLES = "samples"
+STATUS = "status.json"
 _GRID = re.compile(r"step-(\d+)\.png")
 
 

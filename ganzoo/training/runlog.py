@@ -28,10 +28,11 @@ import torch
 
 from ..errors import ConfigError, StorageError
 from ..fileio import json_safe, write_atomic
-from ..rendering import grid_columns, png_bytes, reference_points, render_samples
+from ..rendering import grid_columns, grid_size, png_bytes, reference_points, render_samples
 from ..sampling import evaluating
-from .runfolder import METRICS, SAMPLES, grid_steps, metric_lines, write_run_config
-from .state import Callback, TrainState
+from .runfolder import METRICS, SAMPLES, STATUS, grid_steps, metric_lines, write_run_config
+from .runs import hold_run_lock, write_status
+from .state import Callback, TrainingDiverged, TrainingInterrupted, TrainState
 
 __all__ = ["DEFAULT_SAMPLE_EVERY", "RunLogger", "summary_writer_class"]
 
@@ -60,6 +61,7 @@ class RunLogger(Callback):
         self._writer_class = summary_writer_class() if tensorboard else None  # refused now, not after training
         self._writer: Any = None
         self._file: Any = None
+        self._state: TrainState | None = None
         self._last = (0, 0.0)  # (step, seconds) of the previous line, for images/s
 
     # -- callback hooks ----------------------------------------------------------------------
@@ -74,6 +76,9 @@ class RunLogger(Callback):
         write_run_config(state, self.run_dir)
         self._truncate_after(state.step)
         self._file = open(self.run_dir / METRICS, "a", encoding="utf-8")  # closed by close()
+        hold_run_lock(self._file)  # `ganzoo runs` shows the run as running while the file is open
+        (self.run_dir / STATUS).unlink(missing_ok=True)  # how an earlier attempt ended no longer holds
+        self._state = state
         self._last = (state.step, state.seconds)
         if self._writer_class is not None:
             # purge_step: TensorBoard hides events of an earlier attempt at the steps now redone
@@ -90,10 +95,19 @@ class RunLogger(Callback):
             self.save_grid(state)
 
     def on_train_end(self, state: TrainState) -> None:
+        self._ended("finished", state.step)
         self.close()
 
     def on_interrupt(self, state: TrainState) -> None:
         self.save_grid(state)  # what the run looked like where it stopped
+        self.close()
+
+    def on_exception(self, error: TrainingDiverged | TrainingInterrupted) -> None:
+        if self._state is not None:
+            if isinstance(error, TrainingInterrupted):
+                self._ended("interrupted", error.step)
+            else:
+                self._ended("diverged", self._state.step, str(error))
         self.close()
 
     # -- the pieces ------------------------------------------------------------------------------
@@ -114,14 +128,24 @@ class RunLogger(Callback):
         g = state.ema.module if state.ema is not None else state.generator
         with evaluating(g):  # running BatchNorm statistics; no random state of the run is touched
             samples = g(state.fixed_z, state.fixed_labels).float()
+        samples = samples[: grid_size(state.spec.num_classes, len(samples))]  # whole rows of classes
         image = render_samples(samples, nrow=grid_columns(state.spec.num_classes),
                                reference=reference_points(state.dataset))
         path = self.run_dir / SAMPLES / f"step-{state.step:06d}.png"
         write_atomic(path, png_bytes(image))
+        if samples.dim() == 2 and samples.shape[1] == 2:  # 2-D points: kept as numbers too, for the report
+            points = {"step": state.step, "points": json_safe(samples.cpu().tolist())}
+            write_atomic(path.with_suffix(".json"), json.dumps(points, allow_nan=False).encode())
         if self._writer is not None:
             self._writer.add_image("samples", image, state.step)
             self._writer.flush()
         return path
+
+    def _ended(self, status: str, step: int, message: str = "") -> None:
+        try:
+            write_status(self.run_dir, status, step, message)
+        except OSError:
+            pass  # a convenience for `ganzoo runs`: never a reason to fail the run or hide its error
 
     def close(self) -> None:
         if self._file is not None:
@@ -168,6 +192,7 @@ class RunLogger(Callback):
         for grid_step, grid in grid_steps(self.run_dir):
             if grid_step > step:
                 grid.unlink(missing_ok=True)
+                grid.with_suffix(".json").unlink(missing_ok=True)
 
 
 def summary_writer_class() -> Any:

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from ..augment import Augmentation
 from ..data import Dataset, TensorSampler
 from ..errors import GanzooError
 from ..losses import Loss
@@ -69,6 +70,9 @@ class TrainState:
     # how the run folder is kept (grid cadence, logger, evaluation), set by the callbacks that keep it;
     # stored in config.json under "logging" so that ``--resume`` keeps them
     logging: dict[str, Any] = field(default_factory=dict)
+    augmentation: Augmentation | None = None  # what D's inputs pass through (``augment``), with its state
+    augment_rng: torch.Generator | None = None  # the augmentation's random numbers, on the training device
+    parent: dict[str, str] | None = None  # the stored model the run started from (``init_from``), if any
 
 
 class Callback:
@@ -107,6 +111,7 @@ class TrainResult:
     seconds: float
     loss_name: str = ""  # the loss actually used: config.loss, or the architecture's default
     started_at: int = 0  # the step the run continued from (0 for a new run)
+    parent: dict[str, str] | None = None  # the stored model the run started from: {"ref": name:version, ...}
 
     @property
     def best_generator(self) -> Generator:
