@@ -84,6 +84,7 @@ def test_evaluations_land_in_the_metric_lines(cli_run, tmp_path):
 
 
 def test_tensorboard_events_hold_the_scalars_and_grids(cli_run, tmp_path):
+    pytest.importorskip("tensorboard", reason="needs the tensorboard extra: pip install -e '.[tensorboard]'")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     cli_run("train", *RING, "--steps", "10", "--sample-every", "5", "--logger", "tensorboard", "--run-dir", "r",
