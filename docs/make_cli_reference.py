@@ -43,14 +43,19 @@ datasets to what `ganzoo list` shows ([writing a plugin](plugins.md)).
   [errors.md](errors.md).
 - **Exit codes.** 0 success, 1 failure, 2 usage error (unknown option, bad value),
   130 interrupted (Ctrl-C).
-- **Environment.** `GANZOO_REGISTRY` (model store, default `./registry`), `GANZOO_DATA`
+- **Environment.** `GANZOO_REGISTRY` (model store; default: the nearest `registry/` folder
+  made by ganzoo in or above the current folder, else the user data folder's, see
+  [registry.md](registry.md)), `GANZOO_CACHE` (feature classifiers, Inception features and
+  completion names, shared by every registry; default: the user cache folder), `GANZOO_DATA`
   (dataset files), `GANZOO_DISABLE_PLUGINS=a,b` (skip plugins), `GANZOO_STRICT_PLUGINS=1`
   (a plugin that fails to load is an error).
 
 ## Shell completion
 
-click completes commands, subcommands and options. Add one line to your shell's start-up
-file:
+click completes commands, subcommands and options; ganzoo adds architecture, loss, dataset
+and augmentation names (`ganzoo train dc<Tab>`), stored model references (`ganzoo sample
+dcgan-digits:<Tab>` offers the versions, `@<Tab>` the aliases) and run folders. Add one line
+to your shell's start-up file:
 
 | shell | line | file |
 |---|---|---|
@@ -58,9 +63,17 @@ file:
 | zsh | `eval "$(_GANZOO_COMPLETE=zsh_source ganzoo)"` | `~/.zshrc` |
 | fish | `_GANZOO_COMPLETE=fish_source ganzoo \\| source` | `~/.config/fish/completions/ganzoo.fish` |
 
-Each runs ganzoo (and imports PyTorch) when the shell starts; to avoid that, save the
-script once and source the file instead: `_GANZOO_COMPLETE=bash_source ganzoo > ~/.ganzoo-complete.bash`,
-then `. ~/.ganzoo-complete.bash` in `~/.bashrc`.
+Each runs ganzoo when the shell starts (it imports no PyTorch: a fraction of a second); to
+avoid even that, save the script once and source the file instead:
+`_GANZOO_COMPLETE=bash_source ganzoo > ~/.ganzoo-complete.bash`, then `. ~/.ganzoo-complete.bash`
+in `~/.bashrc`.
+
+Names come from a small cache (`catalog-names.json` in the cache folder) that every command
+loading the plugins writes, for the installed plugins and their versions: after installing,
+removing or upgrading one, names are offered again once a command such as `ganzoo list` has
+run. References are read from the index of the registry the command would use. bash splits
+words at `:` and `@`; for `NAME:VERSION` and `NAME@ALIAS` to complete as one word, add
+`COMP_WORDBREAKS=${COMP_WORDBREAKS//[:@]/}` to `~/.bashrc` (zsh and fish need nothing).
 
 ## Commands
 """

@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import math
 import os
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .charts import Series, line_chart, scatter_plot, square_box
 from .errors import ConfigError
 from .fileio import load_json, read_or_refuse, write_atomic
 from .training.runfolder import CONFIG, METRICS, grid_steps, read_metrics
@@ -54,19 +53,13 @@ class _Run:
 
 
 @dataclass
-class _Series:
-    label: str
-    colour: str
-    steps: list[int]
-    values: list[float | None]
-    errors: list[float | None] | None = None
-    dashes: bool = False
-
-
-@dataclass
 class _Page:
-    charts: int = 0  # SVGs so far: each one's ids get their own prefix
     parts: list[str] = field(default_factory=list)
+    charts: int = 0  # SVGs so far: each one's ids get their own prefix
+
+    def prefix(self) -> str:
+        self.charts += 1
+        return f"c{self.charts}-"
 
 
 def write_report(run_dir: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
@@ -192,11 +185,11 @@ def _training_charts(page: _Page, runs: list[_Run]) -> None:
         r = runs[0]
         steps = [rec["step"] for rec in r.records]
         page.parts.append(_chart(page, "losses", "Discriminator and generator losses", "loss", [
-            _Series("D loss", COLOURS[0], steps, _col(r.records, "d_loss")),
-            _Series("G loss", COLOURS[1], steps, _col(r.records, "g_loss"))], wide=True))
+            Series("D loss", COLOURS[0], steps, _col(r.records, "d_loss")),
+            Series("G loss", COLOURS[1], steps, _col(r.records, "g_loss"))], wide=True))
         page.parts.append(_chart(page, "d-outputs", "Discriminator outputs", "D", [
-            _Series("mean D(x)", COLOURS[0], steps, _col(r.records, "d_real")),
-            _Series("mean D(G(z))", COLOURS[1], steps, _col(r.records, "d_fake"))], wide=True, equilibrium=True))
+            Series("mean D(x)", COLOURS[0], steps, _col(r.records, "d_real")),
+            Series("mean D(G(z))", COLOURS[1], steps, _col(r.records, "d_fake"))], wide=True, equilibrium=True))
         panels = []
     else:
         panels = [_chart(page, key, title, "loss" if key.endswith("loss") else "D", _per_run(runs, key),
@@ -223,18 +216,22 @@ def _evaluation_charts(page: _Page, runs: list[_Run]) -> None:
         keys = _ordered(k for _, rs in rows for _, res in rs for k, v in res.items() if _number(v) or v is None)
         metrics = [k for k in keys if not k.endswith("_std")]
         points = sum(len(rs) for _, rs in rows)
-        panels, constant, never = [], [], []
+        panels, constant, never, gaps = [], [], [], []
         for key in metrics:
             values = [res.get(key) for _, rs in rows for _, res in rs]
             finite = [v for v in values if _number(v) and math.isfinite(v)]
             if not finite:
                 never.append(key)
                 continue
+            missing = [f"{r.label} " * (len(runs) > 1) + f"step {step}" for r, rs in rows for step, res in rs
+                       if key in res and _finite(res[key]) is None]
+            if missing:
+                gaps.append(f"{key} ({', '.join(missing)})")
             if points > 1 and len(finite) == len(values) and len(set(finite)) == 1:
                 constant.append(f"{key} {_fmt(finite[0])}")
                 continue
             std = f"{key}_std" if f"{key}_std" in keys else None
-            series = [_Series(r.label if len(runs) > 1 else key, r.colour, [s for s, _ in rs],
+            series = [Series(r.label if len(runs) > 1 else key, r.colour, [s for s, _ in rs],
                               [_finite(res.get(key)) for _, res in rs],
                               [_finite(res.get(std)) for _, res in rs] if std else None, r.dashes)
                       for r, rs in rows if rs]
@@ -249,6 +246,9 @@ def _evaluation_charts(page: _Page, runs: list[_Run]) -> None:
             notes.append("The same at every evaluation: " + ", ".join(constant) + ".")
         if never:
             notes.append("Never finite (recorded as null, e.g. infinite): " + ", ".join(never) + ".")
+        if gaps:
+            notes.append("Not finite (recorded as null) at some evaluations, left out of the panel: "
+                         + "; ".join(gaps) + ".")
         page.parts.extend(f'<p class="note">{_e(n)}</p>' for n in notes)
 
 
@@ -258,7 +258,7 @@ def _samples(page: _Page, runs: list[_Run]) -> None:
     points = {(id(r), step): p for r in runs for step, grid in picked[id(r)]
               if (p := _points(grid.with_suffix(".json"))) is not None}
     modes = {id(r): _modes(r.config) for r in runs if any(k[0] == id(r) for k in points)}
-    box = _box([xy for p in points.values() for xy in p] + [xy for m in modes.values() if m for xy in m])
+    box = square_box([xy for p in points.values() for xy in p] + [xy for m in modes.values() if m for xy in m])
     for r in runs:
         if len(runs) > 1:
             page.parts.append(f'<h3><span class="swatch" style="background: {r.colour}"></span>{_e(r.label)}</h3>')
@@ -269,7 +269,8 @@ def _samples(page: _Page, runs: list[_Run]) -> None:
         for step, grid in picked[id(r)]:
             xy = points.get((id(r), step))
             if xy is not None:
-                picture = _scatter(page, xy, modes.get(id(r)), box, f"samples at step {step}")
+                svg = scatter_plot(xy, modes.get(id(r)), box, prefix=page.prefix())
+                picture = f'<div class="scatter" role="img" aria-label="samples at step {step}">{svg}</div>'
             else:
                 uri = "data:image/png;base64," + base64.b64encode(grid.read_bytes()).decode("ascii")
                 picture = f'<img src="{uri}" alt="samples at step {step}">'
@@ -294,7 +295,7 @@ def _final(runs: list[_Run]) -> str:
             at = ", ".join(f"step {f['step']}" for f in finals if f)
             out.append(f"<p>Evaluation <b>{_e(name)}</b> at {_e(at)}.</p>")
             metrics = _ordered(k for res in results for k in res)
-            out.append(_table(["metric", *_heads(runs)], [[k, *(_fmt(res.get(k)) for res in results)]
+            out.append(_table(["metric", *_heads(runs)], [[k, *(_result(res, k) for res in results)]
                                                           for k in metrics]))
         protocols = [f["eval"].get("protocol") if f else None for f in finals]
         if any(isinstance(p, dict) for p in protocols):
@@ -327,9 +328,9 @@ def _config(runs: list[_Run]) -> str:
 
 def _config_rows(config: dict[str, Any]) -> list[tuple[str, str]]:
     """``(option, value as used)``: nulls and ``auto`` replaced by what the run resolved them to."""
-    resolved = config.get("resolved") if isinstance(config.get("resolved"), dict) else {}
-    spec = resolved.get("spec") if isinstance(resolved.get("spec"), dict) else {}
-    data = resolved.get("dataset") if isinstance(resolved.get("dataset"), dict) else {}
+    resolved: dict[str, Any] = config["resolved"] if isinstance(config.get("resolved"), dict) else {}
+    spec: dict[str, Any] = resolved["spec"] if isinstance(resolved.get("spec"), dict) else {}
+    data: dict[str, Any] = resolved["dataset"] if isinstance(resolved.get("dataset"), dict) else {}
     rows: list[tuple[str, str]] = []
     for key, value in config.items():
         if key in ("resolved", "logging"):
@@ -340,12 +341,12 @@ def _config_rows(config: dict[str, Any]) -> list[tuple[str, str]]:
         elif key == "device" and resolved.get("device"):
             shown = str(resolved["device"]) + (f" ({value})" if value != resolved["device"] else "")
         elif key == "dataset" and data:
-            shape = "×".join(str(n) for n in data.get("shape", []))
+            shape = "x".join(str(n) for n in data.get("shape", []))
             shown = f"{value} ({data.get('size', '?')} samples of shape {shape}, {data.get('num_classes', 0)} classes)"
         elif key == "image_size" and value is None and isinstance(data.get("shape"), list):
             shape = data["shape"]
-            shown = (f"{shape[-2]}×{shape[-1]} (the data's own size)" if len(shape) == 3
-                     else f"none: the data are vectors of {'×'.join(map(str, shape))}")
+            shown = (f"{shape[-2]}x{shape[-1]} (the data's own size)" if len(shape) == 3
+                     else f"none: the data are vectors of {'x'.join(map(str, shape))}")
         elif key == "model" and spec:
             given = f" (given: {_plain(value)})" if value else ""
             rows.append(("model: generator", _plain(spec.get("generator_kwargs", {})) + given))
@@ -363,82 +364,16 @@ def _config_rows(config: dict[str, Any]) -> list[tuple[str, str]]:
 # -- charts ----------------------------------------------------------------------------------------
 
 
-def _chart(page: _Page, key: str, title: str, ylabel: str, series: list[_Series], *, wide: bool = False,
-           equilibrium: bool = False, markers: bool = False, integer: bool = False) -> str:
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    fig = Figure(figsize=(9, 3.4) if wide else (4.6, 3.1))
-    ax = fig.add_subplot()
-    for s in series:
-        xs = [x for x, v in zip(s.steps, s.values, strict=True) if v is not None]
-        ys = [v for v in s.values if v is not None]
-        style = {"color": s.colour, "label": s.label, "linestyle": "--" if s.dashes else "-",
-                 "marker": "o" if markers else None, "markersize": 4, "linewidth": 1.4}
-        if s.errors is not None:
-            errs = [e if e is not None else 0.0 for v, e in zip(s.values, s.errors, strict=True) if v is not None]
-            ax.errorbar(xs, ys, yerr=errs, capsize=3, **style)
-        else:
-            ax.plot(xs, ys, **style)
-    if equilibrium:
-        ax.axhline(0.5, color="grey", linestyle="--", linewidth=1, label="equilibrium, D = 1/2")
-        ax.set_ylim(-0.02, 1.02)
-    if integer:
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("step")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    if len(series) > 1 or equilibrium:
-        ax.legend(loc="best", fontsize=8)
-    fig.tight_layout()
-    return f'<figure class="chart" data-chart="{_e(key)}">{_svg(page, fig)}</figure>'
-
-
-def _scatter(page: _Page, points: list[list[float]], modes: list[list[float]] | None,
-             box: tuple[float, float, float, float], alt: str) -> str:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(3.4, 3.4))
-    ax = fig.add_subplot()
-    ax.scatter([p[0] for p in points], [p[1] for p in points], s=9, color="black", label=f"samples ({len(points)})",
-               zorder=3)
-    if modes:
-        ax.scatter([m[0] for m in modes], [m[1] for m in modes], s=70, marker="x", color="#d62728", linewidths=2,
-                   label=f"true modes ({len(modes)})", zorder=2)
-    ax.set_xlim(box[0], box[1])
-    ax.set_ylim(box[2], box[3])
-    ax.set_aspect("equal")
-    ax.set_xlabel("x1")
-    ax.set_ylabel("x2")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper right", fontsize=7)
-    fig.tight_layout()
-    return f'<div class="scatter" role="img" aria-label="{_e(alt)}">{_svg(page, fig)}</div>'
-
-
-def _svg(page: _Page, fig: Any) -> str:
-    """The figure as inline SVG, text kept as text; ids prefixed so that charts on one page never share one."""
-    import matplotlib
-    from matplotlib.backends.backend_svg import FigureCanvasSVG
-
-    FigureCanvasSVG(fig)
-    buf = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "ganzoo-report"}):
-        fig.savefig(buf, format="svg", metadata={"Date": None})
-    text = buf.getvalue()
-    text = text[text.index("<svg"):]
-    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
-    page.charts += 1
-    prefix = f"c{page.charts}-"
-    return text.replace('id="', f'id="{prefix}').replace("url(#", f"url(#{prefix}").replace('href="#', f'href="#{prefix}')
+def _chart(page: _Page, key: str, title: str, ylabel: str, series: list[Series], **style: bool) -> str:
+    svg = line_chart(series, title=title, ylabel=ylabel, prefix=page.prefix(), **style)
+    return f'<figure class="chart" data-chart="{_e(key)}">{svg}</figure>'
 
 
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-def _per_run(runs: list[_Run], key: str) -> list[_Series]:
-    return [_Series(r.label, r.colour, [rec["step"] for rec in r.records], _col(r.records, key), dashes=r.dashes)
+def _per_run(runs: list[_Run], key: str) -> list[Series]:
+    return [Series(r.label, r.colour, [rec["step"] for rec in r.records], _col(r.records, key), dashes=r.dashes)
             for r in runs if any(_number(rec.get(key)) for rec in r.records)]
 
 
@@ -475,16 +410,6 @@ def _modes(config: dict[str, Any]) -> list[list[float]] | None:
     return centres
 
 
-def _box(points: list[list[float]]) -> tuple[float, float, float, float]:
-    """Shared square limits for every scatter plot on the page, so runs and steps compare at a glance."""
-    if not points:
-        return (-1.0, 1.0, -1.0, 1.0)
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
-    cx, cy = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
-    half = max(max(xs) - min(xs), max(ys) - min(ys), 1e-3) / 2 * 1.12
-    return (cx - half, cx + half, cy - half, cy + half)
-
-
 def _heads(runs: list[_Run]) -> list[str]:
     return ["value"] if len(runs) == 1 else [r.label for r in runs]
 
@@ -519,6 +444,13 @@ def _plain(v: Any) -> str:
     if v is None:
         return "none"
     return v if isinstance(v, str) else json.dumps(v)
+
+
+def _result(results: dict[str, Any], key: str) -> str:
+    """An evaluation number; null there means the metric was not finite (e.g. an infinite KL)."""
+    if key in results and results[key] is None:
+        return "not finite"
+    return _fmt(results.get(key))
 
 
 def _fmt(v: Any) -> str:

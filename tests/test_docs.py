@@ -35,7 +35,7 @@ def section(doc: str, heading: str) -> str:
 
 
 def test_the_hooks_are_found():
-    assert HOOKS == ["register_architectures", "register_datasets", "register_losses"]
+    assert HOOKS == ["register_architectures", "register_augmentations", "register_datasets", "register_losses"]
 
 
 @pytest.mark.parametrize("hook", HOOKS)

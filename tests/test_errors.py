@@ -61,6 +61,20 @@ def _empty_folder(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
     (cwd / "empty").mkdir()
 
 
+def _empty_cache(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
+    monkeypatch.setenv("GANZOO_CACHE", str(cwd / "cache"))
+
+
+def _cache_is_a_file(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
+    (cwd / "notes.txt").write_text("not a folder")
+    monkeypatch.setenv("GANZOO_CACHE", str(cwd / "notes.txt"))
+
+
+def _busy_folder(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
+    (cwd / "busy").mkdir()
+    (cwd / "busy" / "notes.txt").write_text("not a registry")
+
+
 def _patch(target: object, name: str, fn: Callable[..., object]) -> Callable[[pytest.MonkeyPatch, Path], None]:
     return lambda monkeypatch, cwd: monkeypatch.setattr(target, name, fn)
 
@@ -103,6 +117,9 @@ def _tmp_links_outside(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
     tmp.symlink_to(cwd / "outside", target_is_directory=True)
 
 
+_MISSPELT_TRAIN_DEFAULT = ("import ganzoo, ganzoo_gan\n@ganzoo.hookimpl\ndef register_architectures(register):\n"
+                           "    register(ganzoo.Architecture('toy', ganzoo_gan.MLPGenerator, ganzoo_gan.MLPDiscriminator,"
+                           " train_defaults={'d_step': 5}))\n")
 _TAKES_DCGAN = ("import ganzoo, ganzoo_gan\n@ganzoo.hookimpl\ndef register_architectures(register):\n"
                 "    register(ganzoo.Architecture('dcgan', ganzoo_gan.MLPGenerator, ganzoo_gan.MLPDiscriminator))\n")
 
@@ -121,6 +138,8 @@ ROWS = [
     # data and architecture that do not fit
     Row("impossible-image-size", ["train", "dcgan", "--image-size", "5", *FAST], "cannot build for image size 5"),
     Row("pinned-image-size", ["train", "dcgan", *FAST, "-o", "image_size=16"], "Pass --image-size 16"),
+    Row("resnet-d-channels", ["train", "resnet", *FAST, "-o", "d_channels=0"],
+        "resnet: d_channels must be a positive integer (D's width) or null"),
     Row("conditional-on-unlabelled", ["train", "cgan", "--dataset", "folder", "--data-dir", "images", "--steps", "2",
                                       "--batch-size", "2"], "is conditional: it needs labelled data",
         setup=_unlabelled_folder),
@@ -184,11 +203,16 @@ ROWS = [
         setup=_tmp_links_outside),
     Row("plugin-exits-at-import", ["list"], "quitter (import): SystemExit: the plugin called sys.exit(3)",
         setup=_strict_plugin("ganzoo_quitter", "import sys\nsys.exit(3)\n", "quitter")),
+    Row("train-defaults-unknown-option", ["list"],
+        "train_defaults has no option 'd_step' (did you mean 'd_steps'?)",
+        setup=_strict_plugin("ganzoo_toy_defaults", _MISSPELT_TRAIN_DEFAULT, "toy-defaults")),
     Row("plugin-takes-a-builtin-name", ["list"],
         "duplicate architecture name 'dcgan': registered by plugin 'dcgan' and again by plugin 'aaa-dup'",
         setup=_strict_plugin("ganzoo_aaa_dup", _TAKES_DCGAN, "aaa-dup")),
     Row("reindex-no-registry", ["models", "reindex", "--registry", "nowhere"],
         "there is no registry at"),
+    Row("init-folder-holds-files", ["models", "init", "busy"], "the folder already holds other files",
+        setup=_busy_folder),
     Row("model-folder-not-writable", ["train", "dcgan", *FAST, "--run-dir", "run"],
         "Permission denied. The trained model is saved in run; publish it with: ganzoo train --resume run --steps 2",
         setup=_patch(ganzoo.registry.store.Registry, "publish", _denied)),
@@ -228,6 +252,9 @@ ROWS = [
     Row("unknown-sample-device", ["sample", "dcgan-digits", "--device", "tpu"], "unknown device 'tpu'"),
     Row("resume-changed-option", ["train", "--resume", "run", "--lr-g", "0.001"],
         "cannot resume run with a changed --lr-g (0.0002 -> 0.001)", setup=lambda mp, cwd: _a_run(cwd)),
+    Row("data-clear-uncached-folder", ["data", "clear", "nowhere", "--yes"], "nothing is cached for folder",
+        setup=_empty_cache),
+    Row("data-cache-is-a-file", ["data", "cache"], "notes.txt is a file, not a folder", setup=_cache_is_a_file),
 ]
 
 

@@ -81,3 +81,18 @@ def test_hook_register_datasets(install_distribution):
         config = ganzoo.TrainConfig(architecture=arch, dataset="spirals", steps=2, batch_size=16, ema=0)
         result = ganzoo.fit(config, catalog=catalog)
         assert result.spec.num_classes == (2 if arch == "cgan" else 0)
+
+
+def test_hook_register_augmentations(install_distribution):
+    catalog = install_example(install_distribution, "register_augmentations")
+    assert catalog.augmentations["instance-noise"].plugin == "doc-register_augmentations"
+    for shape in ((2,), (1, 8, 8)):  # vectors and images alike
+        testing.check_augmentation("instance-noise:sigma=0.5", data_shape=shape, catalog=catalog)
+    aug = catalog.augmentation("instance-noise:sigma=0.5")
+    x = torch.zeros(4096, 2)
+    assert aug.augment(x).std().item() == pytest.approx(0.5, rel=0.05)  # the option reached the constructor
+    config = ganzoo.TrainConfig(architecture="gan", dataset="ring8", augment="instance-noise:sigma=0.05", steps=2,
+                                batch_size=16, ema=0, log_every=1)
+    plain = ganzoo.fit(ganzoo.TrainConfig(**{**config.to_dict(), "augment": None}), catalog=catalog)
+    noisy = ganzoo.fit(config, catalog=catalog)
+    assert noisy.history[-1]["d_loss"] != plain.history[-1]["d_loss"]  # D saw the noisy batches

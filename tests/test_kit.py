@@ -53,6 +53,11 @@ def test_loss_passes_the_kit(name):
     testing.check_loss(name)
 
 
+@pytest.mark.parametrize("name", sorted(_CATALOG.augmentations))
+def test_augmentation_passes_the_kit(name):
+    testing.check_augmentation(name)
+
+
 def test_the_kit_fixture(ganzoo_kit, tmp_path):
     assert ganzoo_kit is testing
     assert Path(ganzoo.Registry().root) == tmp_path / "ganzoo-registry"

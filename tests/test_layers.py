@@ -25,9 +25,11 @@ ROOT = Path(ganzoo.__file__).parent
 # facade of public names) is imported by none of them.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("contract", ("ganzoo.version", "ganzoo.errors", "ganzoo.values", "ganzoo.hookspecs", "ganzoo.models",
-                  "ganzoo.losses", "ganzoo.fileio", "ganzoo.progress")),
+                  "ganzoo.losses", "ganzoo.augment", "ganzoo.fileio", "ganzoo.progress",
+                  "ganzoo.locations")),
     ("plugins, data, registry, sampling", ("ganzoo.catalog", "ganzoo.builtin", "ganzoo.weights", "ganzoo.data",
-                                            "ganzoo.registry", "ganzoo.sampling", "ganzoo.rendering")),
+                                            "ganzoo.registry", "ganzoo.sampling", "ganzoo.rendering",
+                                            "ganzoo.charts")),
     ("training", ("ganzoo.training",)),
     ("evaluation", ("ganzoo.evaluation",)),
     ("facade", ("ganzoo.api", "ganzoo.report", "ganzoo.testing", "ganzoo.pytest_plugin")),
@@ -236,10 +238,19 @@ def test_commands_that_only_print_import_neither_torch_nor_torchvision(args):
     assert heavy == ""
 
 
-def test_shell_completion_imports_neither_torch_nor_torchvision():
-    heavy, out = _heavy_modules_after([], env={"_GANZOO_COMPLETE": "bash_complete", "COMP_WORDS": "ganzoo tr",
-                                             "COMP_CWORD": "1"})
-    assert "train" in out
+@pytest.mark.parametrize(("line", "offered"), [
+    ("ganzoo tr", "plain,train"), ("ganzoo train dc", "plain,dcgan"), ("ganzoo train --dataset dig", "plain,digits"),
+    ("ganzoo train --loss hin", "plain,hinge"), ("ganzoo sample ", "plain,dcgan-digits"),
+    ("ganzoo models show dcgan-digits:", "plain,dcgan-digits:1"), ("ganzoo report ", "dir,"),
+])
+def test_shell_completion_imports_neither_torch_nor_torchvision(line, offered, catalog):
+    from ganzoo.registry import index  # one stored version, so references come from a real index
+
+    with index.Index(Path(os.environ["GANZOO_REGISTRY"]) / "index.sqlite").writing() as conn:
+        index.insert_version(conn, index.Row("dcgan-digits", 1, "dcgan", "digits", 1, "2025-01-01T00:00:00Z", ()))
+    heavy, out = _heavy_modules_after([], env={"_GANZOO_COMPLETE": "bash_complete", "COMP_WORDS": line,
+                                             "COMP_CWORD": str(len(line.split(" ")) - 1)})
+    assert offered in out.splitlines()
     assert heavy == ""
 
 

@@ -285,7 +285,8 @@ def test_misspelt_hook_is_reported_and_the_other_plugins_load(cli_run, install_d
     (failure,) = shown["failures"]
     assert (failure["name"], failure["stage"], failure["distribution"]) == ("typo", "hooks", "ganzoo-typo")
     assert "'register_architecure' (did you mean 'register_architectures'?)" in failure["error"]
-    assert "known hooks: register_architectures, register_datasets, register_losses" in failure["error"]
+    assert ("known hooks: register_architectures, register_augmentations, register_datasets, register_losses"
+            in failure["error"])
     loaded = {p["name"] for p in shown["plugins"]}
     assert "toy" in loaded and "typo" not in loaded
     table = cli_run("plugins").output

@@ -17,6 +17,7 @@ from ..errors import PluginWarning
 from ..version import __version__
 from .base import CONTEXT, GanzooGroup, interrupted
 from .catalog import list_cmd, plugins_cmd
+from .data import data_cmd
 from .evaluate import eval_cmd
 from .models import models_cmd
 from .report import report_cmd
@@ -72,5 +73,6 @@ def main() -> None:
             sys.exit(done.exit_code)
 
 
-for command in (list_cmd, plugins_cmd, train_cmd, sample_cmd, eval_cmd, models_cmd, runs_cmd, report_cmd):
+for command in (list_cmd, plugins_cmd, train_cmd, sample_cmd, eval_cmd, models_cmd, runs_cmd, data_cmd,
+                report_cmd):
     cli.add_command(command)

@@ -91,4 +91,6 @@ def device_option(f: Any) -> Any:
 
 def registry_option(f: Any) -> Any:
     return click.option("--registry", "registry", type=click.Path(file_okay=False, path_type=Path),
-                        default=None, help="Model registry root [default: $GANZOO_REGISTRY or ./registry].")(f)
+                        default=None,
+                        help="Model registry root [default: $GANZOO_REGISTRY, else the nearest registry/ folder made "
+                             "by ganzoo in or above the current folder, else the one in the user data folder].")(f)

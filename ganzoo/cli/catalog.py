@@ -16,7 +16,7 @@ __all__ = ["list_cmd", "plugins_cmd"]
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Dataset files, for the offline column [default: $GANZOO_DATA or the user data directory].")
 def list_cmd(as_json: bool, data_dir: str | None) -> None:
-    """List the registered architectures, losses and datasets."""
+    """List the registered architectures, losses, datasets and augmentations."""
     from ..catalog import get_catalog
     from ..data import DataOptions
     from .output import print_json, print_table
@@ -24,14 +24,17 @@ def list_cmd(as_json: bool, data_dir: str | None) -> None:
     cat = get_catalog()
     options = DataOptions() if data_dir is None else DataOptions(data_dir=Path(data_dir))
     archs = [{"name": n, "plugin": r.plugin, "conditional": r.value.conditional, "paper": r.value.paper,
-              "default_loss": r.value.default_loss, "description": r.value.description}
+              "default_loss": r.value.default_loss, "train_defaults": dict(r.value.train_defaults),
+              "description": r.value.description}
              for n, r in sorted(cat.architectures.items())]
     losses = [{"name": n, "plugin": r.plugin, "description": r.description} for n, r in sorted(cat.losses.items())]
     datasets = [{"name": n, "plugin": r.plugin, "shape": list(r.value.shape) if r.value.shape else None,
                  "size": r.value.size, "num_classes": r.value.num_classes, "available": r.value.is_available(options),
                  "description": r.value.description} for n, r in sorted(cat.datasets.items())]
+    augmentations = [{"name": n, "plugin": r.plugin, "description": r.description}
+                     for n, r in sorted(cat.augmentations.items())]
     if as_json:
-        print_json({"architectures": archs, "losses": losses, "datasets": datasets})
+        print_json({"architectures": archs, "losses": losses, "datasets": datasets, "augmentations": augmentations})
         return
     print_table("Architectures", ["name", "plugin", "conditional", "default loss", "paper", "description"],
                 [[a["name"], a["plugin"], "yes" if a["conditional"] else "no", a["default_loss"], a["paper"],
@@ -41,6 +44,8 @@ def list_cmd(as_json: bool, data_dir: str | None) -> None:
     print_table("Datasets", ["name", "plugin", "shape", "size", "classes", "offline", "description"],
                 [[d["name"], d["plugin"], "x".join(map(str, d["shape"] or [])) or "?", d["size"], d["num_classes"],
                   "yes" if d["available"] else "no", d["description"]] for d in datasets])
+    print_table("Augmentations", ["name", "plugin", "description"],
+                [[x["name"], x["plugin"], x["description"]] for x in augmentations])
 
 
 @click.command("plugins", context_settings=CONTEXT)

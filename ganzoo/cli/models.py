@@ -13,6 +13,7 @@ from .complete import complete_model_refs
 __all__ = ["models_cmd"]
 
 
+EXPORT_FORMATS = ("ganzoo", "onnx", "torchscript")  # ganzoo.registry.transfer.FORMATS, without importing torch
 SORT_HELP = ("Order by a stored score, best first (distances lowest first), e.g. classifier.fd, "
              "mixture.high_quality, or a bare metric such as fd when only one metric set has it.")
 
@@ -196,15 +197,33 @@ def models_rm(ctx: click.Context, ref: str, yes: bool, registry: Path | None) ->
 @models_cmd.command("export")
 @click.argument("ref", shell_complete=complete_model_refs)
 @click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="ganzoo", show_default=True,
+              help="ganzoo: a folder ganzoo loads and imports; onnx, torchscript: the generator alone, run without "
+                   "ganzoo.")
+@click.option("--license", "license_id", default=None, metavar="ID",
+              help="License to state in README.md, e.g. mit or cc-by-4.0 [default: the stored one, else other].")
 @registry_option
 @click.pass_context
-def models_export(ctx: click.Context, ref: str, folder: Path, registry: Path | None) -> None:
-    """Write REF as a Hugging Face-style FOLDER: model.safetensors, config.json, README.md, samples.png."""
-    from ..registry.transfer import export_model
+def models_export(ctx: click.Context, ref: str, folder: Path, fmt: str, license_id: str | None,
+                  registry: Path | None) -> None:
+    """Write REF into FOLDER: model.safetensors, config.json, README.md, samples.png (or generator.onnx/.pt).
+
+    \b
+    ganzoo models export dcgan-digits out                       for ganzoo: import it, sample it
+    ganzoo models export dcgan-digits out --format onnx         generator.onnx: onnxruntime only
+    ganzoo models export dcgan-digits out --format torchscript  generator.pt: PyTorch only
+    """
     from .output import say
 
-    path = export_model(ref, folder, registry=_reg(ctx, registry))
-    say(f"Exported {ref} to {path}")
+    if fmt == "ganzoo":
+        from ..registry.transfer import export_model
+
+        path = export_model(ref, folder, registry=_reg(ctx, registry), license=license_id)
+    else:
+        from ..registry.deploy import export_generator
+
+        path = export_generator(ref, folder, format=fmt, registry=_reg(ctx, registry), license=license_id)
+    say(f"Exported {ref} to {path}" + ("" if fmt == "ganzoo" else f" ({fmt})"))
 
 
 @models_cmd.command("import")

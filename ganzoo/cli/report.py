@@ -7,12 +7,14 @@ from pathlib import Path
 import click
 
 from .base import CONTEXT
+from .complete import complete_run_folders
 
 __all__ = ["report_cmd"]
 
 
 @click.command("report", context_settings=CONTEXT)
-@click.argument("run_dirs", metavar="RUN...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("run_dirs", metavar="RUN...", nargs=-1, required=True, type=click.Path(path_type=Path),
+                shell_complete=complete_run_folders)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The HTML file [default: RUN/report.html; ./compare.html for several runs].")
 def report_cmd(run_dirs: tuple[Path, ...], out: Path | None) -> None:

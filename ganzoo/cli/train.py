@@ -64,6 +64,14 @@ def _load_config_file(ctx: click.Context, path: Path | None) -> None:
 @click.option("--loss", default=DEFAULTS["loss"], shell_complete=complete_losses,
               help="Registered loss, NAME or NAME:KEY=VALUE,... e.g. non-saturating-r1:gamma=3 "
                    "[default: the architecture's default].")
+@click.option("--augment", default=DEFAULTS["augment"], metavar="NAME[:KEY=VALUE,...]",
+              help="Augment all D sees, real and generated, e.g. ada or diffaugment:policy=translation,cutout "
+                   "(see `ganzoo list`) [default: none].")
+@click.option("--subset", type=int, default=DEFAULTS["subset"], metavar="N",
+              help="Train on a fixed, class-balanced subset of N items; `ganzoo eval` still uses them all "
+                   "[default: all].")
+@click.option("--subset-seed", type=int, default=DEFAULTS["subset_seed"], show_default=True,
+              help="Which items --subset keeps.")
 @click.option("--steps", type=int, default=DEFAULTS["steps"], show_default=True, help="Generator steps.")
 @click.option("--batch-size", type=int, default=DEFAULTS["batch_size"], show_default=True, help="Samples per batch.")
 @click.option("--d-steps", type=int, default=DEFAULTS["d_steps"], show_default=True,
@@ -145,11 +153,16 @@ def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple
               fast: bool, nproc: int, from_ref: str | None, **options: Any) -> None:
     """Train ARCHITECTURE on a dataset, save a sample grid and publish the model to the registry.
 
+    An architecture may declare its own defaults for --d-steps, --lr-g, --lr-d, --betas, --ema
+    and --lr-decay (resnet: --d-steps 5 --betas 0 0.9); they apply unless given here, in
+    --config or through --from.
+
     \b
     ganzoo train dcgan                         DCGAN on the bundled 8x8 digits
     ganzoo train gan --dataset ring8           vanilla GAN on 8 Gaussians
     ganzoo train cdcgan --d-steps 2 --loss hinge
     ganzoo train dcgan --checkpoint-every 500  checkpoint into runs/dcgan-digits-<time>/
+    ganzoo train dcgan --subset 500 --augment ada   500 digits, adaptive augmentation
     ganzoo train --resume runs/dcgan-digits-20250101-120000 --steps 8000
     ganzoo train --config run.toml --seed 1    options from a TOML file, the seed from here
     ganzoo train --from dcgan-digits --steps 8000   retrain with a stored model's options

@@ -32,6 +32,7 @@ import errno
 import hashlib
 import json
 import os
+import stat
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,8 +43,8 @@ from ..errors import ConfigError, DataError, StorageError
 from ..fileio import load_json, utc_now, write_atomic
 from ..locations import cache_dir
 
-__all__ = ["FORMAT", "SUFFIX", "CacheEntry", "CacheHeader", "Unusable", "cache_folder", "clear_caches", "entry_path",
-           "folder_key", "list_caches", "open_pixels", "read_header", "write_cache"]
+__all__ = ["FORMAT", "SUFFIX", "CacheEntry", "CacheHeader", "Unusable", "cache_folder", "caches_of", "clear_caches",
+           "entry_path", "folder_key", "format_bytes", "list_caches", "open_pixels", "read_header", "write_cache"]
 
 FORMAT = 1  # bump when the layout or the meaning of a header field changes: older files are rebuilt
 MAGIC = b"GANZOO-IMAGE-CACHE\n"
@@ -53,6 +54,7 @@ ALIGN = 4096  # the pixels start on a page boundary
 MAX_HEADER = 64 << 20  # a header is a few KB (class names, the folder record); more is damage
 SUFFIX = ".images"
 SUBFOLDER = "data"
+MAX_NAMED = 5  # cached folders named in a message
 
 
 class Unusable(Exception):
@@ -140,22 +142,25 @@ def _parse_header(body: dict[str, Any]) -> CacheHeader:
         raise Unusable("its header's class names are not a list of names")
     size = body.get("image_size")
     offset = body.get("data_offset")
-    if not (size is None or _is_int(size, 1)) or not _is_int(offset, 1) or offset % ALIGN:
+    if not (size is None or _is_int(size, 1)) or not isinstance(offset, int) or not _is_int(offset, 1) or \
+            offset % ALIGN:
         raise Unusable("its header's image size or pixel offset is not a valid number")
-    fields = {k: body.get(k) for k in ("key", "folder", "created")}
+    key, folder, created = (body.get(k) for k in ("key", "folder", "created"))
     record, versions = body.get("record"), body.get("versions")
-    if not all(isinstance(v, str) for v in fields.values()) or not isinstance(record, dict) or \
+    if not (isinstance(key, str) and isinstance(folder, str) and isinstance(created, str)) or \
+            not isinstance(record, dict) or \
             not (isinstance(versions, dict) and all(isinstance(v, str) for v in versions.values())):
         raise Unusable("its header lacks the key, folder, record or versions")
-    return CacheHeader(key=fields["key"], folder=fields["folder"], image_size=size,
-                       shape=(shape[0], shape[1], shape[2], shape[3]), class_names=names, record=record,
-                       created=fields["created"], data_offset=offset, versions=versions)
+    return CacheHeader(key=key, folder=folder, image_size=size, shape=(shape[0], shape[1], shape[2], shape[3]),
+                       class_names=names, record=record, created=created, data_offset=offset, versions=versions)
 
 
 def read_header(path: Path) -> CacheHeader:
     """The checked header of the cache file ``path``: :class:`Unusable` (saying why) when it is not a cache
     file of this format, its header's sha256 does not match, a field is off, or the file is not as long as
     the header says. ``OSError`` when it cannot be read at all."""
+    if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the open, a device never end
+        raise Unusable("it is not a regular file")
     with open(path, "rb") as f:
         prefix = f.read(_PREFIX)
         if len(prefix) < _PREFIX or not prefix.startswith(MAGIC):
@@ -200,7 +205,7 @@ def open_pixels(path: Path, header: CacheHeader) -> Any:
 
 
 def _header_bytes(header: CacheHeader) -> bytes:
-    raw = json.dumps(header.to_json(), sort_keys=True, separators=(",", ":")).encode()
+    raw = json.dumps(header.to_json(), separators=(",", ":")).encode()  # key order kept: records read back alike
     return MAGIC + _FIXED.pack(FORMAT, len(raw)) + hashlib.sha256(raw).hexdigest().encode() + raw
 
 
@@ -264,9 +269,11 @@ def write_cache(path: Path, key: str, folder: Path, image_size: int | None, shap
 
 
 def _folder_checked(folder: Path) -> Path:
-    if folder.exists() and not folder.is_dir():
-        raise StorageError(f"the cache folder {folder} is a file, not a folder; set $GANZOO_CACHE to a folder "
-                           "(the cache of decoded images lives in its data/ sub-folder)")
+    """``folder``, unless it or the cache folder above it is a file (which reads as an empty cache otherwise)."""
+    for path in (folder.parent, folder):
+        if path.exists() and not path.is_dir():
+            raise StorageError(f"the cache folder {path} is a file, not a folder; set $GANZOO_CACHE to a folder "
+                               "(decoded images are cached in its data/ sub-folder)")
     return folder
 
 
@@ -289,34 +296,43 @@ def list_caches() -> list[CacheEntry]:
     return sorted(entries, key=lambda e: (e.header.created if e.header else "", e.path.name))
 
 
-def clear_caches(folder: str | os.PathLike[str] | None = None, *,
-                 entries: list[CacheEntry] | None = None) -> list[CacheEntry]:
-    """Delete the cache files of image ``folder`` (at every image size), or every file in the cache folder
-    (damaged ones and leftovers of interrupted writes too) when ``folder`` is None; returns what was removed.
-
-    ``entries`` (from :func:`list_caches`) lets a caller remove exactly what it showed. A ``folder`` with
-    nothing cached is a :class:`ConfigError`.
-    """
+def caches_of(folder: str | os.PathLike[str], entries: list[CacheEntry] | None = None) -> list[CacheEntry]:
+    """The cache files of image ``folder`` (at every image size) among ``entries`` (default: all);
+    a :class:`ConfigError` naming the cached folders when there is none."""
     entries = list_caches() if entries is None else entries
-    if folder is not None:
-        wanted = str(Path(folder).expanduser().resolve())
-        chosen = [e for e in entries if e.header is not None and e.header.folder == wanted]
-        if not chosen:
-            cached = sorted({e.header.folder for e in entries if e.header is not None})
-            listed = f"; cached folders: {', '.join(cached[:5])}{' …' if len(cached) > 5 else ''}" if cached else \
-                "; the cache is empty"
-            raise ConfigError(f"nothing is cached for folder {wanted}{listed}. See: ganzoo data cache")
-        entries = chosen
+    wanted = str(Path(folder).expanduser().resolve())
+    chosen = [e for e in entries if e.header is not None and e.header.folder == wanted]
+    if not chosen:
+        cached = sorted({e.header.folder for e in entries if e.header is not None})
+        more = f" (and {len(cached) - MAX_NAMED} more)" if len(cached) > MAX_NAMED else ""
+        listed = f"; cached folders: {', '.join(cached[:MAX_NAMED])}{more}" if cached else "; the cache is empty"
+        raise ConfigError(f"nothing is cached for folder {wanted}{listed}. List the cache with: ganzoo data cache")
+    return chosen
+
+
+def clear_caches(entries: list[CacheEntry], *, leftovers: bool = False) -> list[CacheEntry]:
+    """Delete the cache files of ``entries``; with ``leftovers`` also what interrupted writes left
+    (never read as a cache). Returns the entries removed (one another process removed is left out)."""
     removed = []
     for entry in entries:
         try:
             entry.path.unlink()
         except FileNotFoundError:
-            continue  # another process removed it
+            continue
         except OSError as exc:
             raise StorageError(f"could not remove {entry.path}: {exc.strerror or exc}") from exc
         removed.append(entry)
-    if folder is None:
-        for leftover in cache_folder().glob(f".*{SUFFIX}.*.tmp") if cache_folder().is_dir() else ():
-            leftover.unlink(missing_ok=True)  # a write interrupted by a crash (never read as a cache)
+    folder = cache_folder()
+    if leftovers and folder.is_dir():
+        for path in folder.glob(f".*{SUFFIX}.*.tmp"):
+            path.unlink(missing_ok=True)
     return removed
+
+
+def format_bytes(n: float) -> str:
+    """``n`` bytes for people: 950 bytes, 12.3 KB, 1.2 GB (powers of 1000)."""
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1000
+    raise AssertionError  # pragma: no cover

@@ -411,7 +411,7 @@ def _open_cached(path: Path, key: str, root: Path, size: int | None, images: int
 
     try:
         header = read_header(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # nothing cached (or the cache folder is not a folder)
         return None
     except Unusable as exc:
         stale(str(exc))

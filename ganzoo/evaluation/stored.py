@@ -44,7 +44,7 @@ def evaluate_stored(ref: str | os.PathLike[str], *, registry: Any = None, sample
     reference = None
     if split != "train":  # checked before the (slow) training data is loaded
         reference = load_dataset(dataset_name, image_size=size, data_dir=data_dir, split=split)
-    dataset = load_dataset(dataset_name, image_size=size, data_dir=data_dir)
+    dataset = load_dataset(dataset_name, image_size=size, data_dir=data_dir)  # whole, also after a --subset
     if inception:
         name, results = "inception", evaluate_inception(g, dataset, samples=samples or 2000, seed=seed,
                                                         reference=reference)

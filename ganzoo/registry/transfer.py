@@ -50,6 +50,7 @@ from ..weights import ROLES, TensorInfo, decode_weights, parse_header, spec_from
 from .loading import check_fit
 from .manifest import Manifest, table_of
 from .names import check_filename
+from .scores import HEADLINE
 from .store import ModelRecord, Registry
 
 __all__ = ["CONFIG", "EXPORT_FORMAT", "FORMATS", "GENERATOR_FORMATS", "LICENSE_UNSTATED", "MODEL_FILE",
@@ -289,12 +290,18 @@ def front_matter(record: ModelRecord, manifest: dict[str, Any], *, library: str 
 
 
 def _model_index(name: str, manifest: dict[str, Any], dataset: str, image: bool, conditional: bool) -> list[str]:
-    """Hugging Face's ``model-index``: one result per stored metric set, its finite numbers as metrics."""
+    """Hugging Face's ``model-index``: one result per stored metric set, its scores as metrics.
+
+    A set ``ganzoo models`` knows gives its headline scores (``scores.HEADLINE``: no sample
+    counts or other settings of the protocol); any other set gives every finite number.
+    """
     results: list[tuple[str, list[tuple[str, int | float]]]] = []
     metrics = manifest.get("metrics")
     for set_name, values in (metrics.items() if isinstance(metrics, dict) else ()):
         if isinstance(values, dict):
-            numbers = [(str(k), v) for k, v in values.items() if k != "protocol" and _is_finite(v)]
+            headline = HEADLINE.get(str(set_name).removesuffix("-test"))
+            numbers = [(str(k), v) for k, v in values.items()
+                       if k != "protocol" and _is_finite(v) and (headline is None or k in headline)]
             if numbers:
                 results.append((str(set_name), numbers))
     if not results:
@@ -342,10 +349,10 @@ def _plugin_needed(plugin: Any, arch: str) -> str:
 
     info = next((p for p in get_catalog().plugins if p.name == plugin), None) if isinstance(plugin, str) else None
     if info is not None and info.distribution == "ganzoo":
-        return f"its plugin {_md(plugin)} for the {_md(arch)} architecture (built into ganzoo)"
+        return f"the plugin that builds the {_md(arch)} architecture ({_md(plugin)}, built into ganzoo)"
     if info is not None and info.distribution:
-        return (f"the plugin {_md(plugin)} for the {_md(arch)} architecture, from the Python package "
-                f"{_md(info.distribution)} (pip install {_md(info.distribution)})")
+        return (f"the plugin that builds the {_md(arch)} architecture ({_md(plugin)}, from the Python package "
+                f"{_md(info.distribution)}: pip install {_md(info.distribution)})")
     return (f"the plugin that provides the {_md(arch)} architecture ({_md(plugin)}, not installed where this "
             "card was written)")
 

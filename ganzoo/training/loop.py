@@ -22,7 +22,8 @@ from torch import nn
 
 from ..augment import Augmentation
 from ..catalog import Catalog, get_catalog
-from ..data import Dataset, TensorSampler
+from ..data import Dataset
+from ..data.feeder import make_sampler
 from ..data.loading import load_dataset, take_subset
 from ..errors import ConfigError
 from ..losses import Loss, lr_scale
@@ -126,7 +127,8 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
         G.to(memory_format=layout)
         D.to(memory_format=layout)
     data_rng = torch.Generator().manual_seed(config.seed + 1)
-    sampler = TensorSampler(dataset, config.batch_size, device, data_rng, rank=world.rank, world=world.size)
+    # on the device when it fits, else fed from host memory a batch ahead (ganzoo.data.feeder); same batches
+    sampler = make_sampler(dataset, config.batch_size, device, data_rng, rank=world.rank, world=world.size)
 
     fused = {"fused": True} if config.fused_adam else {}
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr_g, betas=config.betas, **fused)
@@ -136,6 +138,7 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
     fixed_labels = _grid_labels(64, spec.num_classes, device)
     state = TrainState(config, spec, dataset, G, D, ema, loss, device, fixed_z, fixed_labels,
                        opt_g=opt_g, opt_d=opt_d, sampler=sampler, loss_name=loss_name)
+    state.notes.extend(sampler.placement.notes)  # where the data lives, and whether it came from the cache
     if parent is not None:
         state.parent = parent
         if parent["discriminator"] == "new":

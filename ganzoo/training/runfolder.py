@@ -3,7 +3,8 @@
 A run folder (``runs/<name>-<time>`` unless ``--run-dir`` says otherwise) holds::
 
     config.json                  the TrainConfig fields, plus "resolved": the loss, the ModelSpec,
-                                 the dataset and the device actually used; "logging":
+                                 the dataset, the device actually used and where the data lived
+                                 ("data": ganzoo.data.feeder's placement); "logging":
                                  sample_every, logger, eval_every (how the folder is kept)
     metrics.jsonl                one JSON object per metric record (ganzoo.training.runlog)
     samples/step-000500.png      grids drawn from the trainer's fixed latent
@@ -25,11 +26,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..data.feeder import placement_of
 from ..errors import ConfigError
 from ..fileio import json_safe, load_json, write_atomic
 from .config import TrainConfig
 
-if TYPE_CHECKING:  # only for annotations: reading a run folder imports no torch
+if TYPE_CHECKING:  # for annotations only
     from .state import TrainState
 
 __all__ = ["CHECKPOINT", "CONFIG", "METRICS", "SAMPLES", "STATUS", "checkpoint_path", "default_run_dir", "grid_steps",
@@ -67,7 +69,8 @@ def run_config(state: TrainState) -> dict[str, Any]:
     """The ``config.json`` of a run folder: the TrainConfig fields plus what they resolved to."""
     return {**state.config.to_dict(), **({"logging": dict(state.logging)} if state.logging else {}),
             "resolved": {"loss": state.loss_name, "spec": state.spec.to_dict(), "dataset": state.dataset.info(),
-                         "device": str(state.device)}}
+                         "device": str(state.device),
+                         **({"data": data} if (data := placement_of(state.sampler)) is not None else {})}}
 
 
 def write_run_config(state: TrainState, run_dir: str | os.PathLike[str]) -> Path:

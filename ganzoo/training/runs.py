@@ -1,8 +1,8 @@
 """Run folders as a whole: how a run stands, the runs under a folder, and removing one.
 
 ``ganzoo runs`` lists what :func:`list_runs` returns; ``ganzoo runs rm`` calls :func:`remove_run`.
-Everything here reads JSON only (``config.json``, ``metrics.jsonl``, ``status.json``), so
-listing runs imports no torch.
+Everything here reads JSON only (``config.json``, ``metrics.jsonl``, ``status.json``); nothing
+is unpickled, and ``metrics.jsonl`` is read from its end, so long runs list quickly.
 
 A run's status comes from what its folder records:
 
@@ -23,6 +23,7 @@ import os
 import secrets
 import shutil
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
@@ -68,7 +69,8 @@ class RunInfo:
         return {"name": self.name, "path": str(self.path), "architecture": self.architecture,
                 "dataset": self.dataset, "loss": self.loss, "step": self.step, "steps": self.steps,
                 "status": self.status, "metrics": dict(self.metrics), "evaluation": dict(self.evaluation),
-                "eval_step": self.eval_step, "updated": self.updated, "message": self.message}
+                "eval_step": self.eval_step, "message": self.message,
+                "updated": datetime.fromtimestamp(self.updated, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,10 @@ def _run_config(path: Path) -> dict[str, Any]:
     if config_file.is_symlink() or not config_file.is_file():
         what = "is a symbolic link" if config_file.is_symlink() else "is missing"
         raise ConfigError(f"{path} is not a ganzoo run folder: its {CONFIG} {what}")
-    data = load_json(config_file.read_bytes(), str(config_file), ConfigError)
+    try:
+        data = load_json(config_file.read_bytes(), str(config_file), ConfigError)
+    except ConfigError as exc:
+        raise ConfigError(f"{path} is not a ganzoo run folder: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("architecture"), str) \
             or not isinstance(data.get("resolved"), dict):
         raise ConfigError(f"{path} is not a ganzoo run folder: its {CONFIG} was not written by ganzoo train")

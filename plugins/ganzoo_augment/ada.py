@@ -71,7 +71,7 @@ class ADA(ganzoo.Augmentation):
         self._count = 0  # real logits seen since the last adjustment
         self._calls = 0  # D steps since the last adjustment
 
-    @property  # type: ignore[override]
+    @property
     def strength(self) -> float:
         """``p`` (reading it waits for the device)."""
         return float(self._p)
@@ -92,22 +92,27 @@ class ADA(ganzoo.Augmentation):
         self._follow(x.device)
         n, _, h, w = x.shape
 
-        def picked() -> torch.Tensor:
+        def picked() -> torch.Tensor:  # the samples a transformation is applied to: each with probability p
             return T.draw(n, x, generator) < self._p
 
         def normal() -> torch.Tensor:
             return torch.randn(n, generator=generator, device=x.device)
 
-        half = T.draw(n, x, generator) < 0.5
-        x = T.chosen(x, picked() & half, T.flip(x))
-        turns = torch.randint(0, 4, (n,), generator=generator, device=x.device)
-        x = T.chosen(x, picked(), T.rotate90(x, turns))
+        # Flip, quarter turns and integer shift, in that order: one gather, the coordinates undone last first.
+        flipped = (T.draw(n, x, generator) < 0.5) & picked()
+        turns = torch.randint(0, 4, (n,), generator=generator, device=x.device) * picked()
         dy = ((T.draw(n, x, generator) * 2 - 1) * TRANSLATION * h).round().long()
         dx = ((T.draw(n, x, generator) * 2 - 1) * TRANSLATION * w).round().long()
-        x = T.chosen(x, picked(), T.translate(x, dy, dx, reflect=True))
-        x = T.chosen(x, picked(), T.brightness(x, normal() * BRIGHTNESS_STD))
-        x = T.chosen(x, picked(), T.contrast(x, torch.exp2(normal() * CONTRAST_STD), around_mean=False))
-        return T.chosen(x, picked(), T.saturation(x, torch.exp2(normal() * SATURATION_STD)))
+        shifted = picked()
+        grid = T.Coordinates.identity(x)
+        grid.unshift(dy * shifted, dx * shifted, reflect=True)
+        grid.unturn(turns)
+        grid.unflip(flipped)
+        x = grid.gather(x)
+        # Colour: the neutral offset or factor for the samples not picked.
+        x = T.brightness(x, torch.where(picked(), normal() * BRIGHTNESS_STD, 0.0))
+        x = T.contrast(x, torch.where(picked(), torch.exp2(normal() * CONTRAST_STD), 1.0), around_mean=False)
+        return T.saturation(x, torch.where(picked(), torch.exp2(normal() * SATURATION_STD), 1.0))
 
     def observe(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> None:
         self._follow(real_logits.device)
@@ -133,8 +138,8 @@ class ADA(ganzoo.Augmentation):
         tensors_ok = all(isinstance(state.get(k), torch.Tensor) and state[k].dim() == 0 for k in _TENSORS)
         counts_ok = all(isinstance(state.get(k), int) and state[k] >= 0 for k in ("count", "calls"))
         if not (tensors_ok and counts_ok):
-            raise ganzoo.ConfigError(f"the saved state of ada is damaged: expected scalar tensors {', '.join(_TENSORS)} "
-                                     f"and counts count, calls, got keys {sorted(state)}")
+            raise ganzoo.ConfigError(f"the saved state of ada is damaged: expected scalar tensors "
+                                     f"{', '.join(_TENSORS)} and counts count, calls, got keys {sorted(state)}")
         device = self._p.device
         self._p, self._sum, self._rt = (state[k].float().to(device) for k in _TENSORS)
         self._count, self._calls = state["count"], state["calls"]

@@ -85,25 +85,29 @@ class DiffAugment(ganzoo.Augmentation):
     def augment(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         n, _, h, w = x.shape
 
-        def picked() -> torch.Tensor:
+        def picked() -> torch.Tensor:  # the samples a transformation is applied to
             return T.draw(n, x, generator) < self.strength
+
+        def uniform(low: float, high: float, neutral: float) -> torch.Tensor:  # per sample; neutral if not picked
+            value = T.draw(n, x, generator) * (high - low) + low
+            return torch.where(picked(), value, neutral)
 
         for name in self.policy:
             if name == "color":
-                shift = T.draw(n, x, generator) - 0.5
-                x = T.chosen(x, picked(), T.brightness(x, shift))
-                factor = T.draw(n, x, generator) * 2
-                x = T.chosen(x, picked(), T.saturation(x, factor))
-                factor = T.draw(n, x, generator) + 0.5
-                x = T.chosen(x, picked(), T.contrast(x, factor, around_mean=True))
+                x = T.brightness(x, uniform(-0.5, 0.5, 0.0))
+                x = T.saturation(x, uniform(0.0, 2.0, 1.0))
+                x = T.contrast(x, uniform(0.5, 1.5, 1.0), around_mean=True)
             elif name == "translation":
                 sy, sx = int(h * TRANSLATION + 0.5), int(w * TRANSLATION + 0.5)
                 dy = torch.randint(-sy, sy + 1, (n,), generator=generator, device=x.device)
                 dx = torch.randint(-sx, sx + 1, (n,), generator=generator, device=x.device)
-                x = T.chosen(x, picked(), T.translate(x, dy, dx, reflect=False))
+                applied = picked()
+                grid = T.Coordinates.identity(x)
+                grid.unshift(dy * applied, dx * applied, reflect=False)
+                x = grid.gather(x)
             else:  # cutout
                 ch, cw = int(h * CUTOUT + 0.5), int(w * CUTOUT + 0.5)
                 cy = torch.randint(0, h + (1 - ch % 2), (n,), generator=generator, device=x.device)
                 cx = torch.randint(0, w + (1 - cw % 2), (n,), generator=generator, device=x.device)
-                x = T.chosen(x, picked(), T.cutout(x, cy, cx, ch, cw))
+                x = T.cutout(x, cy, cx, ch, cw, applied=picked())
         return x
