@@ -28,6 +28,7 @@ from .charts import Series, line_chart, scatter_plot, square_box
 from .errors import ConfigError
 from .fileio import load_json, read_or_refuse, write_atomic
 from .training.runfolder import CONFIG, METRICS, grid_steps, read_metrics
+from .training.runs import RunInfo, read_run
 
 __all__ = ["COMPARISON", "MAX_GRIDS", "REPORT", "write_report"]
 
@@ -109,8 +110,10 @@ def render(runs: list[_Run]) -> str:
     if one is not None:
         title = f"ganzoo run {one.folder.resolve().name}"
         resolved = one.config.get("resolved") or {}
+        info = _info(one)
         subtitle = " · ".join(str(x) for x in (one.config.get("architecture"), _dataset_name(one.config),
-                                               resolved.get("loss")) if x)
+                                               resolved.get("loss"), info and f"{info.status} at step {info.step} "
+                                                                              f"of {info.steps}") if x)
     else:
         title, subtitle = f"ganzoo runs compared: {len(runs)} runs", ", ".join(r.label for r in runs)
     add(f"<h1>{_e(title)}</h1>")
@@ -170,14 +173,22 @@ def _legend(runs: list[_Run]) -> str:
     rows = []
     for r in runs:
         resolved = r.config.get("resolved") or {}
-        steps = r.records[-1]["step"] if r.records else 0
+        info = _info(r)
         cells = [f'<span class="swatch" style="background: {r.colour}"></span>{_e(r.label)}',
                  *(_e(x) for x in (r.config.get("architecture", ""), _dataset_name(r.config) or "",
-                                   resolved.get("loss", ""), f"{steps}/{r.config.get('steps', '?')}",
-                                   os.fspath(r.folder)))]
+                                   resolved.get("loss", ""), f"{info.step}/{info.steps}" if info else "",
+                                   info.status if info else "", os.fspath(r.folder)))]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    head = "".join(f"<th>{h}</th>" for h in ("run", "architecture", "dataset", "loss", "steps logged", "folder"))
+    head = "".join(f"<th>{h}</th>" for h in ("run", "architecture", "dataset", "loss", "steps", "status", "folder"))
     return f'<table class="legend"><tr>{head}</tr>{"".join(rows)}</table>'
+
+
+def _info(run: _Run) -> RunInfo | None:
+    """How the run stands (``ganzoo runs``); None for a folder without the config.json of ganzoo train."""
+    try:
+        return read_run(run.folder)
+    except (ConfigError, OSError):
+        return None
 
 
 def _training_charts(page: _Page, runs: list[_Run]) -> None:

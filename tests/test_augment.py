@@ -419,8 +419,7 @@ def test_without_augment_the_augmentation_is_never_called():
 
 def test_p_and_the_overfitting_signal_are_logged_and_p_follows_the_signal(tmp_path):
     run = tmp_path / "run"
-    result = ganzoo.train("dcgan", "digits", steps=6, batch_size=16, model=SMALL, ema=0.0, log_every=1,
-                          augment="ada:interval=1,kimg=0.1,p=0.5", run_dir=run, progress=False)
+    result = fit(config(steps=6, augment="ada:interval=1,kimg=0.1,p=0.5"), callbacks=[ganzoo.RunLogger(run)])
     lines = read_metrics(run)
     assert [r["step"] for r in lines] == [1, 2, 3, 4, 5, 6]
     assert [r["augment_p"] for r in lines] == [r["augment_p"] for r in result.history]
@@ -542,13 +541,18 @@ def test_bad_subsets_are_refused(cli_run, args, message):
     assert message in out
 
 
-def test_eval_of_a_model_trained_on_a_subset_uses_the_whole_split(cli_run):
+def test_eval_of_a_model_trained_on_a_subset_uses_the_whole_split(cli_run, monkeypatch):
+    from ganzoo.evaluation import classifier
+
+    monkeypatch.setitem(classifier.CLASSIFIER_RECIPE, "epochs", 1)  # a quick classifier: only its data matters here
+    monkeypatch.setitem(classifier.CLASSIFIER_RECIPE, "min_steps", 5)
     cli_run("train", "dcgan", "--steps", "2", "--batch-size", "16", "-o", "base_channels=8", "--subset", "100",
             "--name", "few")
-    cli_run("eval", "few")
-    metrics = ganzoo.Registry().read_manifest("few").metrics["classifier"]
-    assert metrics["protocol"]["samples"] == 1797  # min(2,000, all of digits), not the 100 it trained on
-    assert "1797 random training images of digits" in metrics["protocol"]["reference"]
+    cli_run("eval", "few", "--samples", "300")
+    protocol = ganzoo.Registry().read_manifest("few").metrics["classifier"]["protocol"]
+    assert protocol["samples"] == 300  # not min(300, the 100 images it trained on)
+    assert "300 random training images of digits" in protocol["reference"]
+    assert classifier.dataset_key(load_dataset("digits")) in protocol["features"]  # trained on all of digits
 
 
 # -- ganzoo list ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import safetensors.torch
+import test_export as export_tests
 import test_untrusted_import as untrusted_import
 import test_untrusted_weights as untrusted_weights
 import torch
@@ -59,6 +60,11 @@ def _a_file(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
 
 def _empty_folder(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
     (cwd / "empty").mkdir()
+
+
+def _link_to_a_folder(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
+    (cwd / "elsewhere").mkdir()
+    (cwd / "link").symlink_to(cwd / "elsewhere", target_is_directory=True)
 
 
 def _empty_cache(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
@@ -117,9 +123,10 @@ def _tmp_links_outside(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
     tmp.symlink_to(cwd / "outside", target_is_directory=True)
 
 
-_MISSPELT_TRAIN_DEFAULT = ("import ganzoo, ganzoo_gan\n@ganzoo.hookimpl\ndef register_architectures(register):\n"
-                           "    register(ganzoo.Architecture('toy', ganzoo_gan.MLPGenerator, ganzoo_gan.MLPDiscriminator,"
-                           " train_defaults={'d_step': 5}))\n")
+_MISSPELT_TRAIN_DEFAULT = ("import ganzoo\nfrom ganzoo_gan import MLPDiscriminator, MLPGenerator\n"
+                           "@ganzoo.hookimpl\ndef register_architectures(register):\n"
+                           "    register(ganzoo.Architecture('toy', MLPGenerator, MLPDiscriminator,\n"
+                           "                                 train_defaults={'d_step': 5}))\n")
 _TAKES_DCGAN = ("import ganzoo, ganzoo_gan\n@ganzoo.hookimpl\ndef register_architectures(register):\n"
                 "    register(ganzoo.Architecture('dcgan', ganzoo_gan.MLPGenerator, ganzoo_gan.MLPDiscriminator))\n")
 
@@ -237,6 +244,18 @@ ROWS = [
         setup=untrusted_import.export_setup("config-too-large")),
     Row("resume-nested-config", ["train", "--resume", "run"], "config.json is not valid JSON (nested",
         setup=untrusted_weights.nested_run_setup),
+    Row("export-unknown-format", ["models", "export", "dcgan-digits", "out", "--format", "tflite"],
+        "Invalid value for '--format': 'tflite' is not one of 'ganzoo', 'onnx', 'torchscript'", code=2),
+    Row("export-into-a-full-folder", ["models", "export", "dcgan-digits", "full", "--format", "torchscript"],
+        "full already exists and is not an empty folder; export into a new folder",
+        setup=export_tests.error_setup("full-folder")),
+    Row("export-onnx-without-extra", ["models", "export", "dcgan-digits", "out", "--format", "onnx"],
+        "onnxruntime is not installed): pip install 'ganzoo[onnx]'", setup=export_tests.error_setup("no-onnx")),
+    Row("export-bad-license", ["models", "export", "dcgan-digits", "out", "--license", "my own"],
+        "invalid license 'my own': give a license identifier"),
+    Row("import-generator-export", ["models", "import", "gen"],
+        "holds the generator alone, exported with --format torchscript",
+        setup=export_tests.error_setup("generator-export")),
     # starting from a stored model, and the options of every day
     Row("init-from-other-architecture", ["train", "cgan", "--init-from", "dcgan-digits", "--steps", "2"],
         "it is a 'dcgan' model and this run trains 'cgan'"),
@@ -255,6 +274,14 @@ ROWS = [
     Row("data-clear-uncached-folder", ["data", "clear", "nowhere", "--yes"], "nothing is cached for folder",
         setup=_empty_cache),
     Row("data-cache-is-a-file", ["data", "cache"], "notes.txt is a file, not a folder", setup=_cache_is_a_file),
+    # run folders
+    Row("runs-root-missing", ["runs", "--root", "nowhere"], "cannot list the runs in nowhere: no such folder"),
+    Row("runs-root-is-a-file", ["runs", "--root", "afile"], "is a file", code=2, setup=_a_file),
+    Row("runs-rm-missing", ["runs", "rm", "nowhere", "--yes"], "no run folder 'nowhere'"),
+    Row("runs-rm-not-a-run", ["runs", "rm", "empty", "--yes"], "empty is not a ganzoo run folder",
+        setup=_empty_folder),
+    Row("runs-rm-link", ["runs", "rm", "link", "--yes"], "link is a symbolic link", setup=_link_to_a_folder),
+    Row("report-same-run-twice", ["report", "empty", "./empty"], "is given twice", setup=_empty_folder),
 ]
 
 

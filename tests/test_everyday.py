@@ -77,6 +77,13 @@ def manifest_sha(registry: Registry, ref: str) -> str:
     return registry.read_manifest(ref).files["generator.safetensors"]["sha256"]
 
 
+def test_a_refused_start_leaves_no_empty_run_folder(cli_run, tmp_path, one_thread):
+    cli_run("train", "dcgan", *TINY)
+    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    cli_run("train", "dcgan", "--init-from", "dcgan-digits", "--image-size", "16", *TINY, code=1)
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == runs
+
+
 def test_a_fine_tuned_run_resumes_from_its_checkpoint_not_from_its_parent(cli_run, tmp_path, one_thread):
     cli_run("train", "dcgan", *TINY)
     cli_run("train", "--init-from", "dcgan-digits", "--steps", "2", "--batch-size", "16", "--run-dir", "ft",

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +19,8 @@ import yaml
 
 import ganzoo
 from ganzoo.cli.models import EXPORT_FORMATS
-from ganzoo.registry import Registry, export_model, import_model
+from ganzoo.registry import Registry, export_generator, export_model, import_model
 from ganzoo.registry import deploy as deploy_module
-from ganzoo.registry.deploy import export_generator
 from ganzoo.registry.transfer import FORMATS
 
 # name -> what it is: an unconditional image model, a conditional one, a 2-D MLP (evaluated)
@@ -333,3 +333,21 @@ def test_config_values_cannot_break_out_of_the_front_matter(stored, tmp_path):
     [result] = meta["model-index"][0]["results"]
     assert result["metrics"] == [{"type": "fd", "value": 1e-05, "name": f"{' '.join(hostile.split())} fd"},
                                  {"type": "n", "value": 3, "name": f"{' '.join(hostile.split())} n"}]
+
+
+def error_setup(kind: str) -> Callable[[pytest.MonkeyPatch, Path], None]:
+    """A setup for tests/test_errors.py, in the working folder (kinds: full-folder, no-onnx, generator-export)."""
+
+    def setup(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
+        if kind == "full-folder":
+            (cwd / "full").mkdir()
+            (cwd / "full" / "keep.txt").write_text("mine")
+        elif kind == "no-onnx":
+            monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if it were not installed
+        elif kind == "generator-export":  # what --format torchscript writes, as far as import reads it
+            (cwd / "gen").mkdir()
+            (cwd / "gen" / "config.json").write_text(json.dumps({"format": "ganzoo.torchscript/1", "files": {}}))
+        else:
+            raise ValueError(kind)
+
+    return setup

@@ -231,7 +231,7 @@ def _heavy_modules_after(args: list[str], env: dict[str, str] | None = None) -> 
     return marker[-1].removeprefix("HEAVY="), proc.stdout
 
 
-@pytest.mark.parametrize("args", [["--help"], ["--version"], ["train", "--help"], ["models", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["train", "--help"], ["models", "--help"], ["runs"]])
 def test_commands_that_only_print_import_neither_torch_nor_torchvision(args):
     heavy, out = _heavy_modules_after(args)
     assert out.strip(), "the command printed nothing"

@@ -162,6 +162,7 @@ def test_several_runs_are_drawn_on_the_same_axes_with_a_legend(cli_run, trained,
     page = (tmp_path / "compare.html").read_text()
     assert not NOTHING_FETCHED.search(page)
     assert page.count('<div class="scatter"') == 2 + 2  # each run's own grids, under its name
+    assert page.count("<td>finished</td>") == 2 and "<td>10/10</td>" in page and "<td>16/16</td>" in page
 
     state = _probe(tmp_path / "compare.html", tmp_path)
     assert state["errors"] == []
@@ -180,12 +181,13 @@ def test_the_config_shows_what_the_run_used(cli_run, trained):
     cli_run("report", str(trained))
     page = (trained / "report.html").read_text()
     config = page[page.index("<h2>Config</h2>"):]
-    rows = dict(re.findall(r"<tr(?: class=differs)?><td>([^<]*)</td><td>([^<]*)</td></tr>", config))
+    rows = {html.unescape(k): html.unescape(v)
+            for k, v in re.findall(r"<tr(?: class=differs)?><td>([^<]*)</td><td>([^<]*)</td></tr>", config)}
     resolved = json.loads((trained / "config.json").read_text())["resolved"]
     assert rows["loss"] == f"{resolved['loss']} (the architecture's default)"
     assert rows["device"] == f"{resolved['device']} (auto)"
     assert rows["image_size"] == "none: the data are vectors of 2"
-    assert html.unescape(rows["model: generator"]) == json.dumps(resolved["spec"]["generator_kwargs"])
+    assert rows["model: generator"] == json.dumps(resolved["spec"]["generator_kwargs"])
     assert rows["dataset"].startswith("ring8 (100000 samples of shape 2, 8 classes")
     assert not {"null", "auto", "None"} & set(rows.values()), rows
 

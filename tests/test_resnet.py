@@ -438,7 +438,7 @@ def test_the_power_iteration_vectors_matter_to_the_resumed_run(tmp_path, one_thr
 
 def documented_cifar10_command() -> list[str]:
     guide = (ROOT / "docs" / "guide.md").read_text()
-    line = next(ln.strip() for ln in guide.splitlines() if ln.strip().startswith("ganzoo train resnet --dataset cifar10"))
+    line = next(ln.strip() for ln in guide.splitlines() if ln.startswith("ganzoo train resnet --dataset cifar10"))
     return shlex.split(line.split("#")[0])[1:]
 
 

@@ -127,7 +127,7 @@ def test_resume_may_extend_steps_but_refuses_other_changes(tmp_path, cli_run):
     cli_run("train", "dcgan", "--steps", "4", *RUN, "--checkpoint-every", "2", "--run-dir", str(run_dir))
     before = (run_dir / CHECKPOINT).read_bytes()
     result = cli_run("train", "--resume", str(run_dir), "--batch-size", "32", "--lr-g", "0.001", code=1)
-    assert "batch_size (16 -> 32)" in result.output and "lr_g" in result.output
+    assert "--batch-size (16 -> 32)" in result.output and "--lr-g" in result.output
     assert "steps" in result.output and "Traceback" not in result.output
     result = cli_run("train", "gan", "--resume", str(run_dir), code=1)
     assert "architecture ('dcgan' -> 'gan')" in result.output

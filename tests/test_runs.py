@@ -195,6 +195,9 @@ def test_a_run_being_trained_is_running_cannot_be_removed_and_is_incomplete_once
         for line in proc.stderr:
             if line.startswith("step "):
                 break
+        deadline = time.monotonic() + 30
+        while not (live / "metrics.jsonl").read_text().strip() and time.monotonic() < deadline:
+            time.sleep(0.05)  # the progress line may come just before the metric line is written
         [running] = json.loads(cli_run("runs", "--json").stdout)
         assert (running["name"], running["status"]) == ("live", "running")
         assert running["step"] >= 50 and running["steps"] == 1000000

@@ -206,7 +206,7 @@ def models_rm(ctx: click.Context, ref: str, yes: bool, registry: Path | None) ->
 @click.pass_context
 def models_export(ctx: click.Context, ref: str, folder: Path, fmt: str, license_id: str | None,
                   registry: Path | None) -> None:
-    """Write REF into FOLDER: model.safetensors, config.json, README.md, samples.png (or generator.onnx/.pt).
+    """Export REF to FOLDER: a folder for ganzoo, or the generator alone as ONNX or TorchScript.
 
     \b
     ganzoo models export dcgan-digits out                       for ganzoo: import it, sample it

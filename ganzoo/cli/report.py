@@ -18,7 +18,7 @@ __all__ = ["report_cmd"]
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The HTML file [default: RUN/report.html; ./compare.html for several runs].")
 def report_cmd(run_dirs: tuple[Path, ...], out: Path | None) -> None:
-    """Write one self-contained HTML page about the training run in RUN (several: drawn on the same axes)."""
+    """Write one self-contained HTML page about the run in RUN, or several runs on the same axes."""
     from ..report import write_report
     from .output import say
 

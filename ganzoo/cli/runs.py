@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from .base import CONTEXT, GanzooGroup
+from .complete import complete_run_folders
 
 __all__ = ["runs_cmd"]
 
@@ -16,7 +17,7 @@ DEFAULT_ROOT = Path("runs")
 
 
 def _root_option(f: Any) -> Any:
-    return click.option("--root", "root", type=click.Path(file_okay=False, path_type=Path), default=None,
+    return click.option("--root", "root", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
                         help="The folder that holds the run folders [default: ./runs].")(f)
 
 
@@ -63,7 +64,7 @@ def _list_runs(root: Path | None, as_json: bool) -> None:
 
 
 @runs_cmd.command("rm")
-@click.argument("run", metavar="RUN")
+@click.argument("run", metavar="RUN", shell_complete=complete_run_folders)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @_root_option
 @click.pass_context

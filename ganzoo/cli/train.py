@@ -22,6 +22,7 @@ from ..values import check_like
 from .base import CONTEXT, registry_option, threads_option
 from .complete import (
     complete_architectures,
+    complete_augmentations,
     complete_datasets,
     complete_losses,
     complete_model_refs,
@@ -65,6 +66,7 @@ def _load_config_file(ctx: click.Context, path: Path | None) -> None:
               help="Registered loss, NAME or NAME:KEY=VALUE,... e.g. non-saturating-r1:gamma=3 "
                    "[default: the architecture's default].")
 @click.option("--augment", default=DEFAULTS["augment"], metavar="NAME[:KEY=VALUE,...]",
+              shell_complete=complete_augmentations,
               help="Augment all D sees, real and generated, e.g. ada or diffaugment:policy=translation,cutout "
                    "(see `ganzoo list`) [default: none].")
 @click.option("--subset", type=int, default=DEFAULTS["subset"], metavar="N",
@@ -237,6 +239,7 @@ def _publishing_registry(registry: Path | None, name: str | None, config: TrainC
 def _train_and_publish(resolved: Any, run_dir: Path | None, resume: Path | None, registry: Path | None,
                        name: str | None, out: Path | None, no_publish: bool, force_publish: bool = False,
                        no_checkpoint: bool = False) -> None:
+    from ..errors import GanzooError
     from ..rendering import grid_columns, grid_size, reference_points, save_samples
     from ..sampling import generate
     from ..training.checkpoint import Checkpointer
@@ -253,6 +256,7 @@ def _train_and_publish(resolved: Any, run_dir: Path | None, resume: Path | None,
     reg = None if no_publish else _publishing_registry(registry, name, config)
     if resolved.logger == "tensorboard":
         summary_writer_class()  # refused before a run folder is made, not after
+    made = run_dir is None and resume is None  # a folder made here is removed again if nothing is written to it
     run_dir = run_dir or resume or default_run_dir(model_name)
     progress = ProgressCallback()
     callbacks: list[Any] = [progress]
@@ -276,6 +280,10 @@ def _train_and_publish(resolved: Any, run_dir: Path | None, resume: Path | None,
         result = fit(config, callbacks=callbacks, resume_from=resume, registry=registry)
     except TrainingInterrupted as exc:  # the resume command keeps the name and registry the run publishes to
         exc.resume_command = f"ganzoo train --resume {_quoted(run_dir)}{_keeping(model_name, config, registry)}"
+        raise
+    except GanzooError:  # refused before the first step (data that does not fit, a bad --init-from, ...)
+        if made and run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()
         raise
     finally:
         progress.close()

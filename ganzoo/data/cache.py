@@ -245,15 +245,12 @@ def write_cache(path: Path, key: str, folder: Path, image_size: int | None, shap
 
     def write(f: IO[bytes]) -> None:
         _reserve(f, offset + header.nbytes)
-        fd = f.fileno()
-        os.pwrite(fd, head, 0)
+        f.seek(0)
+        f.write(head)
 
-        def put(first: int, pixels: Any) -> None:
-            view = memoryview(pixels).cast("B")
-            at = offset + first * row
-            while view:  # pwrite may write less than asked
-                done = os.pwrite(fd, view, at)
-                view, at = view[done:], at + done
+        def put(first: int, pixels: Any) -> None:  # blocks arrive in any order
+            f.seek(offset + first * row)
+            f.write(memoryview(pixels).cast("B"))
 
         fill(put)
 

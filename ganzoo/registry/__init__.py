@@ -9,6 +9,7 @@ See ``docs/registry.md`` for the on-disk format.
 
 from __future__ import annotations
 
+from .deploy import export_generator
 from .loading import is_path_ref, load_generator
 from .names import check_alias, check_model_name, parse_ref
 from .store import MANIFEST_FORMAT, ModelRecord, Registry
@@ -20,6 +21,7 @@ __all__ = [
     "Registry",
     "check_alias",
     "check_model_name",
+    "export_generator",
     "export_model",
     "import_model",
     "is_path_ref",

@@ -155,7 +155,7 @@ def config_changes(old: TrainConfig, new: TrainConfig) -> dict[str, tuple[Any, A
 
 def option_name(field: str) -> str:
     """How a TrainConfig field is typed on the command line: ``lr_g`` -> ``--lr-g``."""
-    return {"architecture": "ARCHITECTURE", "model": "-o (model options)"}.get(field, "--" + field.replace("_", "-"))
+    return {"architecture": "architecture", "model": "-o (model options)"}.get(field, "--" + field.replace("_", "-"))
 
 
 def _refuse_changes(changes: Mapping[str, tuple[Any, Any]], run: str) -> None:

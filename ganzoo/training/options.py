@@ -20,8 +20,9 @@ hyperparameters go in a ``[model]`` table::
 ``ganzoo train --from REF`` starts from the training options recorded with a stored
 model. Options typed on the command line win over both, ``--fast`` over the file, the file
 over ``--from``, and ``--from`` over the architecture's own training defaults
-(``Architecture.train_defaults``, e.g. SNGAN's five D steps per G step). ``--resume RUN`` continues a run with its own options: only those typed
-anew (and only those a resumed run may change) are laid over them.
+(``Architecture.train_defaults``, e.g. SNGAN's five D steps per G step). ``--resume RUN``
+continues a run with its own options: only those typed anew (and only those a resumed run
+may change) are laid over them.
 """
 
 from __future__ import annotations
@@ -79,8 +80,9 @@ def resolve_run(architecture: str | None = None, *, options: Mapping[str, Any] |
     ``sample_every``/``logger``/``eval_every``, as typed by the user), ``fast`` (:data:`FAST_PATH`
     for what ``options`` leaves unset), ``config_file`` (a TOML path, or its options already
     read, then ``config_name`` names it in errors), the options recorded with the stored model
-    ``from_ref``, the architecture's own ``train_defaults``, then TrainConfig's defaults. Every value, whatever its source, passes
-    TrainConfig's checks; a bad value from the file is reported with the file's name.
+    ``from_ref``, the architecture's own ``train_defaults``, then TrainConfig's defaults. Every
+    value, whatever its source, passes TrainConfig's checks; a bad value from the file is
+    reported with the file's name.
     ``model`` holds architecture hyperparameters; it is merged over the file's ``[model]`` table
     and the recorded ones.
 

@@ -26,7 +26,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..data.feeder import placement_of
 from ..errors import ConfigError
 from ..fileio import json_safe, load_json, write_atomic
 from .config import TrainConfig
@@ -67,6 +66,8 @@ def default_run_dir(name: str, root: str | os.PathLike[str] = "runs") -> Path:
 
 def run_config(state: TrainState) -> dict[str, Any]:
     """The ``config.json`` of a run folder: the TrainConfig fields plus what they resolved to."""
+    from ..data.feeder import placement_of  # imported here: listing runs needs no torch
+
     return {**state.config.to_dict(), **({"logging": dict(state.logging)} if state.logging else {}),
             "resolved": {"loss": state.loss_name, "spec": state.spec.to_dict(), "dataset": state.dataset.info(),
                          "device": str(state.device),

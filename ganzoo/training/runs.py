@@ -22,6 +22,7 @@ import json
 import os
 import secrets
 import shutil
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -243,10 +244,14 @@ def hold_run_lock(file: IO[Any]) -> None:
         import fcntl
     except ImportError:  # Windows
         return
-    try:
-        fcntl.flock(file.fileno(), fcntl.LOCK_SH)
-    except OSError:
-        return
+    for _ in range(50):  # never blocks: a reader holds its probing lock for microseconds, a broken NFS forever
+        try:
+            fcntl.flock(file.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            time.sleep(0.01)
+        except OSError:
+            return
 
 
 def is_running(run_dir: str | os.PathLike[str]) -> bool:
