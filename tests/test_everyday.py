@@ -232,3 +232,17 @@ def test_conditional_grids_hold_whole_rows_of_classes(cli_run, tmp_path, one_thr
     with Image.open(tmp_path / "grid.png") as grid, Image.open(tmp_path / "train.png") as trained:
         assert grid.size == trained.size
         assert grid.size[1] * 10 == pytest.approx(grid.size[0] * 6, rel=0.05)  # 6 rows of 10 classes
+
+
+def test_the_publish_retry_names_a_registry_found_from_the_current_folder(cli_run, tmp_path, monkeypatch, one_thread):
+    monkeypatch.delenv("GANZOO_REGISTRY")
+    cli_run("models", "init")
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+
+    def full(*args, **kwargs):
+        raise ganzoo.StorageError("No space left on device")
+
+    monkeypatch.setattr("ganzoo.training.publish.publish", full)
+    refused = cli_run("train", "dcgan", *TINY, code=1)
+    assert f"--publish --registry {tmp_path / 'registry'}" in refused.output  # works from any folder

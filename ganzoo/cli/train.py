@@ -356,9 +356,13 @@ def _publish(result: Any, model_name: str, reg: Any, extra: dict[str, Any] | Non
 def _keeping(model_name: str, config: TrainConfig, registry: Path | None) -> str:
     """The options a resumed run needs to publish where this one would: its name (when not the default,
     which a resumed run would otherwise use) and its registry."""
+    from ..locations import FOUND_ABOVE, FOUND_HERE, registry_location
     from ..training.publish import default_model_name
 
     kept = f" --name {_quoted(model_name)}" if model_name != default_model_name(config) else ""
+    if registry is None:  # one found from the current folder: named, so the command works from anywhere
+        location = registry_location()
+        registry = location.path if location.reason in (FOUND_HERE, FOUND_ABOVE) else None
     return kept + (f" --registry {_quoted(registry)}" if registry is not None else "")
 
 
