@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -117,6 +118,15 @@ def _host_syncs(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, wei
     return sum("synchroniz" in str(w.message) for w in caught)
 
 
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            name = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), None)
+    except OSError:
+        name = None
+    return f"{name or platform.processor() or 'CPU'}, {os.cpu_count()} cores"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cpu")
@@ -157,7 +167,7 @@ def main() -> None:
                    "ms_per_batch": round(1000 * statistics.median(times[name]), 3),
                    "host_syncs_per_call": _host_syncs(fn, x, weights)}
             results.append(row)
-    info = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+    info = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name(),
             "threads": torch.get_num_threads(), "torch": torch.__version__,
             "kornia": __import__("kornia").__version__, "repeats": args.repeats, "rows": results}
     print(f"{info['device']}, {info['threads']} threads, torch {info['torch']}, kornia {info['kornia']}")

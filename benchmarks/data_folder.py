@@ -15,6 +15,7 @@ peak resident memory (``resource.getrusage``) belongs to one phase:
    the first steps left out; the runs alternate and the faster of each kind is kept.
 
     python benchmarks/data_folder.py [--n 100000] [--steps 12] [--repeats 2] [--device cpu|cuda] [--folder DIR]
+                                     [--keep] [--no-train]
 
 The cache goes to a temporary ``$GANZOO_CACHE``; the folder to a temporary directory unless
 ``--folder`` names one (kept, and reused when it already holds ``--n`` images).
@@ -150,6 +151,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--folder", default=None, help="where to write the images (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder and cache")
+    parser.add_argument("--no-train", action="store_true", help="measure the loads only")
     parser.add_argument("--phase", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase == "load":
@@ -171,10 +173,9 @@ def main() -> None:
         first = _child(["--phase", "load", *common], env)
         second = _child(["--phase", "load", *common], env)
         runs = {"train-cache": [], "train-memory": []}  # interleaved, the faster of each kept: a busy
-        for _ in range(args.repeats):  # machine slows whichever run it happens to hit
+        for _ in range(0 if args.no_train else args.repeats):  # machine slows whichever run it happens to hit
             for phase, done in runs.items():
                 done.append(_child(["--phase", phase, *common], env))
-        cached, memory = (max(runs[k], key=lambda r: r["images_per_s"]) for k in ("train-cache", "train-memory"))
         cache_bytes = sum(p.stat().st_size for p in (work / "cache").rglob("*.images"))
         import torch
 
@@ -188,10 +189,12 @@ def main() -> None:
         print(f"second load (memory-mapped cache):  {second['seconds']:8.2f} s  source {second['source']:8}  "
               f"peak RSS {second['peak_rss_mb']:,.0f} MB (before loading {second['rss_before_mb']:,.0f} MB)")
         print(f"cache file: {cache_bytes / 1e6:,.0f} MB")
-        for run in (cached, memory):
-            print(f"dcgan 64x64 training on {run['data']:20}: {run['images_per_s']:8.1f} img/s "
-                  f"({run['step_ms']:.0f} ms/step, best of {args.repeats})  peak RSS {run['peak_rss_mb']:,.0f} MB")
-        print(f"cached / in-memory images/s: {cached['images_per_s'] / memory['images_per_s']:.3f}")
+        if not args.no_train:
+            cached, memory = (max(runs[k], key=lambda r: r["images_per_s"]) for k in runs)
+            for run in (cached, memory):
+                print(f"dcgan 64x64 training on {run['data']:20}: {run['images_per_s']:8.1f} img/s "
+                      f"({run['step_ms']:.0f} ms/step, best of {args.repeats})  peak RSS {run['peak_rss_mb']:,.0f} MB")
+            print(f"cached / in-memory images/s: {cached['images_per_s'] / memory['images_per_s']:.3f}")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -430,6 +431,13 @@ def test_p_and_the_overfitting_signal_are_logged_and_p_follows_the_signal(tmp_pa
         assert r["augment_p"] == pytest.approx(p, abs=1e-6)
 
 
+def test_the_report_draws_p_and_the_overfitting_signal(tmp_path):
+    run = tmp_path / "run"
+    fit(config(steps=4, augment="ada:interval=1,kimg=0.1,p=0.5"), callbacks=[ganzoo.RunLogger(run)])
+    html = ganzoo.write_report(run).read_text()
+    assert 'data-chart="augment_p"' in html and 'data-chart="augment_rt"' in html
+
+
 @pytest.mark.parametrize("options", [{"precision": "bf16"}, {"reuse_fake": True, "channels_last": True},
                                      {"loss": "wasserstein-gp", "d_steps": 2},
                                      {"loss": "non-saturating-r1:gamma=1"}])
@@ -569,10 +577,14 @@ def test_list_shows_the_augmentations(cli_run):
 
 
 def benchmark():
-    spec = importlib.util.spec_from_file_location("augment_benchmark", ROOT / "benchmarks" / "quality" / "augment.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """benchmarks/quality/augment.py as a module (registered, as its dataclasses need)."""
+    name = "augment_benchmark"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "quality" / "augment.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def test_the_leak_measures_see_a_leaked_translation_and_rotation():
@@ -599,3 +611,28 @@ def test_the_benchmark_names_its_cells_and_plans_the_full_grid():
     assert len(grid) == 3 * 3 * 2 and len({c.tag for c in grid}) == len(grid)
     assert bench.Cell(1000, "diffaugment:policy=translation,cutout", 1).tag == \
         "n1000-diffaugment-policytranslation+cutout-s1"
+
+
+@pytest.mark.slow
+def test_the_benchmark_runs_end_to_end_at_a_tiny_setting(tmp_path):
+    """Its smoke phase: three cells trained for 10 steps, resumed to 20, sampled, measured and tabled."""
+    import subprocess
+
+    if not ganzoo.get_catalog().dataset("fashion-mnist").is_available():
+        pytest.skip("Fashion-MNIST is not on this machine (apt install dataset-fashion-mnist)")
+    work = tmp_path / "work"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "quality" / "augment.py"), "smoke", "--work", str(work),
+                    "--skip-fid", "--device", "cpu"], check=True, cwd=tmp_path, capture_output=True, timeout=1800)
+    for augment in ("none", "diffaugment", "ada"):
+        record = json.loads((work / f"n200-{augment}-s0-train.json").read_text())
+        assert record["steps"] == 20 and "--resume" in record["command"]  # continued from its checkpoint
+        assert np_load_shape(work / f"n200-{augment}-s0-samples.npy") == (200, 1, 28, 28)
+    table = (work / "report.md").read_text()
+    assert all(f"| 200 | {a} |" in table for a in ("none", "diffaugment", "ada"))
+    assert "real against real (the floor)" in table
+
+
+def np_load_shape(path: Path) -> tuple[int, ...]:
+    import numpy as np
+
+    return tuple(np.load(path, allow_pickle=False).shape)

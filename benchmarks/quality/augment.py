@@ -57,8 +57,6 @@ from typing import Any
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))  # the FID protocol of fashion_fid.py, shared
-
 IMAGES = (1000, 5000, 60000)
 FULL = 60000  # Fashion-MNIST's training split: the control, trained without --subset
 AUGMENTS = ("none", "diffaugment", "ada")
@@ -205,29 +203,38 @@ def train(args: argparse.Namespace) -> None:
             future.result()
 
 
+def _fashion_fid() -> Any:
+    """benchmarks/quality/fashion_fid.py: the FID protocol and the data files, shared."""
+    here = str(Path(__file__).parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import fashion_fid
+
+    return fashion_fid
+
+
 def _sample_tags(work: Path) -> list[str]:
     return sorted(p.name.removesuffix("-samples.npy") for p in work.glob("n*-samples.npy"))
 
 
 def fid(args: argparse.Namespace) -> None:
     """FID/KID of every cell's samples against the test set, and the floor; fid.json rewritten after each cell."""
-    from fashion_fid import _features, fashion_folder
-
     from ganzoo.data.mnist import FASHION_FILES, read_split
     from ganzoo.evaluation.inception import InceptionFeatures
     from ganzoo.evaluation.metrics import frechet_distance, kernel_inception_distance
 
+    shared = _fashion_fid()
     work = Path(args.work)
-    folder = fashion_folder(args.data_dir)
+    folder = shared.fashion_folder(args.data_dir)
     n = args.limit or SAMPLES
     suffix = f"-{n}" if args.limit else ""
     test_x, _ = read_split(folder, FASHION_FILES, "test")
     train_x, _ = read_split(folder, FASHION_FILES, "train")
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     extractor = InceptionFeatures(device)
-    real = _features(extractor, test_x[:n], work / f"inception-test{suffix}.npy")
+    real = shared._features(extractor, test_x[:n], work / f"inception-test{suffix}.npy")
     floor_idx = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(0))[:n]
-    floor = _features(extractor, train_x[floor_idx], work / f"inception-train10k{suffix}.npy")
+    floor = shared._features(extractor, train_x[floor_idx], work / f"inception-train10k{suffix}.npy")
     out = work / f"fid{suffix}.json"
     result: dict[str, Any] = json.loads(out.read_text()) if out.is_file() else {}
     result["protocol"] = {"generated": n, "reference": f"Fashion-MNIST test split ({n})", **extractor.protocol()}
@@ -235,22 +242,20 @@ def fid(args: argparse.Namespace) -> None:
     rows = result.setdefault("rows", {})
     for tag in _sample_tags(work):
         images = torch.from_numpy(np.load(work / f"{tag}-samples.npy", allow_pickle=False))[:n]
-        feats = _features(extractor, images, work / f"inception-{tag}{suffix}.npy")
+        feats = shared._features(extractor, images, work / f"inception-{tag}{suffix}.npy")
         rows[tag] = {"fid": frechet_distance(real, feats), "kid": kernel_inception_distance(real, feats)[0]}
         out.write_text(json.dumps(result, indent=2) + "\n")  # as each cell finishes
         print(f"{tag}: FID {rows[tag]['fid']:.2f}", flush=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"floor (10k real training images): FID {result['floor']['fid']:.2f}")
+    print(f"floor ({n} real training images): FID {result['floor']['fid']:.2f}")
 
 
 def leak(args: argparse.Namespace) -> None:
     """The leak measures of every cell's samples, of the test set and of the floor; written to leak.json."""
-    from fashion_fid import fashion_folder
-
     from ganzoo.data.mnist import FASHION_FILES, read_split
 
     work = Path(args.work)
-    folder = fashion_folder(args.data_dir)
+    folder = _fashion_fid().fashion_folder(args.data_dir)
     test_x, _ = read_split(folder, FASHION_FILES, "test")
     train_x, _ = read_split(folder, FASHION_FILES, "train")
     n = args.limit or SAMPLES

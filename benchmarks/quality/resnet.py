@@ -188,7 +188,7 @@ def stacked(args: argparse.Namespace, arch: str, seed: int) -> None:
         return
     train_run(args, arch, seed, "stacked-digits", args.stacked_steps)
     g = ganzoo.load(tag, registry=work / "registry")
-    score = evaluate_stacked(g, work, samples=args.stacked_samples)
+    score = evaluate_stacked(g, samples=args.stacked_samples, cache=work)
     checkpoint = load_checkpoint(work / "runs" / tag)
     row = {"arch": arch, "seed": seed, "steps": int(checkpoint["step"]), "seconds": round(checkpoint["seconds"], 1),
            "device": machine(args.device), "modes": score["modes"], "kl_to_uniform": score["kl_to_uniform"],
@@ -258,14 +258,31 @@ def synthetic(shape: tuple[int, ...], conditional: bool, n: int = 2048) -> ganzo
                           num_classes=10 if conditional else 0)
 
 
+class _Timed(Exception):
+    """Raised after the last timed step: what fit does after training (BatchNorm statistics) is not a step."""
+
+
+class _StopAfter(ganzoo.Callback):
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, state: ganzoo.TrainState, metrics: dict[str, torch.Tensor]) -> None:
+        if state.step == self.step:
+            raise _Timed
+
+
 def speed_run(arch: str, shape: tuple[int, ...], options: dict[str, Any], device: str, steps: int,
               warmup: int, count: bool) -> speed.StepClock:
+    """One fresh run with the defaults ``ganzoo train ARCH`` uses (the architecture's own included)."""
     total = warmup + steps + 1
     clock = speed.StepClock(torch.device(device), warmup, count_step=2 if count else None)
     dataset = synthetic(shape, arch == "resnet-cond")
     config = ganzoo.resolve_run(arch, options={"dataset": dataset.name, "steps": total, "batch_size": 64,
                                                "device": device, "log_every": 10**6, **options}).config
-    fit(config, dataset=dataset, callbacks=[speed._ClockCallback(clock)])
+    try:
+        fit(config, dataset=dataset, callbacks=[speed._ClockCallback(clock), _StopAfter(total)])
+    except _Timed:
+        pass
     return clock
 
 
@@ -345,7 +362,7 @@ def main() -> None:
     s = phases["speed"]
     s.add_argument("--device", default="cpu")
     s.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians over them)")
-    s.add_argument("--steps", type=int, default=4, help="timed generator steps per run")
+    s.add_argument("--steps", type=int, default=3, help="timed generator steps per run")
     s.add_argument("--warmup", type=int, default=2, help="steps left out at the start of each run (>= 2)")
     s.add_argument("--json", default=None, help="also write the results to this file")
     args = p.parse_args()

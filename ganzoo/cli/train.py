@@ -16,7 +16,7 @@ import click
 from click.core import ParameterSource
 
 from ..errors import ConfigError
-from ..training.config import PRECISIONS, TrainConfig
+from ..training.config import NAN_CHECKS, PRECISIONS, TrainConfig
 from ..training.options import KEEPING, TRAINING
 from ..values import check_like
 from .base import CONTEXT, registry_option, threads_option
@@ -100,6 +100,11 @@ def _load_config_file(ctx: click.Context, path: Path | None) -> None:
               help="Adam's fused kernel: one pass over all weights.")
 @click.option("--compile", is_flag=True, default=DEFAULTS["compile"],
               help="torch.compile G and D (slow first steps; pays off on GPUs).")
+@click.option("--cuda-graphs", is_flag=True, default=DEFAULTS["cuda_graphs"],
+              help="Capture D's and G's updates as CUDA graphs and replay them (CUDA only; one process).")
+@click.option("--nan-check", type=click.Choice(NAN_CHECKS), default=DEFAULTS["nan_check"], show_default=True,
+              help="When NaN/inf updates are caught: eager (at once), deferred (on the device, at the next "
+                   "logged step; fused Adam), auto (deferred on CUDA).")
 @click.option("--fast", is_flag=True,
               help="The fast path: --precision bf16 --channels-last --reuse-fake --fused-adam.")
 @click.option("--image-size", type=int, default=DEFAULTS["image_size"],
@@ -187,6 +192,9 @@ def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple
                            config_file=file, config_name=config_path, from_ref=from_ref, resume=resume,
                            fast=fast, registry=registry)
     config = resolved.config
+    if nproc > 1 and config.cuda_graphs:
+        raise ConfigError(f"--cuda-graphs trains in one process, but --nproc {nproc} asks for {nproc}; drop "
+                          "--cuda-graphs or --nproc")
     if name is None and from_ref is not None:  # retrained: published as the next version of the same model
         from ..training.publish import default_model_name
 

@@ -83,7 +83,8 @@ def choose_placement(dataset: Dataset, device: torch.device, *, share: float = D
                      f"{format_bytes(free or 0)} free on {device}: each batch is gathered into pinned memory and "
                      "copied one batch ahead")
     elif folder is not None:
-        notes.append(f"data: {what}; " + ("used in place on the cpu" if device.type == "cpu" else f"copied to {device}"))
+        on = "used in place on the cpu" if device.type == "cpu" else f"copied to {device}"
+        notes.append(f"data: {what}; {on}")
     return Placement(feeder=feeder, device=str(device), data_bytes=data_bytes, free_bytes=free, share=share,
                      source=folder.source if folder is not None else None,
                      cache=str(folder.cache_path) if folder is not None and folder.cache_path else None,

@@ -8,9 +8,10 @@ from typing import Any
 from ..errors import ConfigError
 from ..values import check_bool, check_int, check_number, check_text
 
-__all__ = ["FAST_PATH", "MAX_IMAGE_SIZE", "PRECISIONS", "TrainConfig"]
+__all__ = ["FAST_PATH", "MAX_IMAGE_SIZE", "NAN_CHECKS", "PRECISIONS", "TrainConfig"]
 
 PRECISIONS = ("fp32", "bf16")
+NAN_CHECKS = ("auto", "eager", "deferred")  # when NaN/inf updates are caught (ganzoo.training.guard)
 MAX_IMAGE_SIZE = 4096  # --image-size: larger images are refused before anything is resized
 
 
@@ -48,6 +49,11 @@ class TrainConfig:
     reuse_fake: bool = False  # G's step reuses the last D step's generated batch: one G forward fewer per step
     fused_adam: bool = False  # Adam's fused kernel (one pass over all weights; rounds differently)
     compile: bool = False  # torch.compile G and D (slow first steps; helps most on GPUs)
+    cuda_graphs: bool = False  # capture D's and G's updates as CUDA graphs and replay them (CUDA only)
+    # NaN/inf losses and gradients are never applied: eager = checked on the host before each update
+    # (raises at once); deferred = on the device, reported at the next logged step (runs Adam fused);
+    # auto = deferred on CUDA (and with cuda_graphs), else eager
+    nan_check: str = "auto"
 
     def __post_init__(self) -> None:
         # One set of rules for every source of an option (command line, --config, --from, Python):
@@ -95,13 +101,31 @@ class TrainConfig:
         put("ema", check_number("ema", self.ema, minimum=0, below=1, kind="in [0, 1) (0 disables it)"))
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        for name in ("deterministic", "channels_last", "reuse_fake", "fused_adam", "compile"):
+        for name in ("deterministic", "channels_last", "reuse_fake", "fused_adam", "compile", "cuda_graphs"):
             check_bool(name, getattr(self, name))
+        if self.nan_check not in NAN_CHECKS:
+            raise ConfigError(f"nan_check must be one of {', '.join(NAN_CHECKS)}, got {self.nan_check!r}")
+        if self.cuda_graphs:
+            self._check_graphs()
         if not isinstance(self.model, dict) or not all(isinstance(k, str) for k in self.model):
             raise ConfigError(f"model must be a table of architecture options (name = value), got {self.model!r}")
         for key in ("data_shape", "num_classes"):
             if key in self.model:
                 raise ConfigError(f"{key!r} comes from the dataset; it cannot be set as a model option (-o {key})")
+
+    def _check_graphs(self) -> None:
+        """What a replayed CUDA graph cannot do (ganzoo.training.graphs)."""
+        if self.compile:
+            raise ConfigError("cuda_graphs cannot be combined with compile: torch.compile's own CUDA graphs "
+                              "(mode='reduce-overhead') are the other way to the same end; drop --compile or "
+                              "--cuda-graphs")
+        if self.nan_check == "eager":
+            raise ConfigError("cuda_graphs needs the NaN checks on the device, but nan_check is 'eager' (it reads "
+                              "values on the host in the middle of each update); drop --nan-check eager")
+        if self.augment is not None:
+            raise ConfigError(f"cuda_graphs cannot be combined with augment ({self.augment!r}): an augmentation "
+                              "keeps its state in Python between steps, which a replayed graph would not update; "
+                              "drop --augment or --cuda-graphs")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -60,6 +60,12 @@ class World:
         """True on every rank when ``flag`` is true on any rank."""
         return bool(self.flags(not flag))
 
+    def agree(self, flag: torch.Tensor) -> None:
+        """Set the device tensor ``flag`` to its largest value over all ranks, in place. Nothing is read
+        on the host: with NCCL the all-reduce is queued on the device like any kernel."""
+        if self.distributed:
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+
 
 def _collective_device() -> torch.device:
     if dist.get_backend() == "nccl":

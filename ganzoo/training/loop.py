@@ -32,7 +32,9 @@ from .batchnorm import recalibrate_for_sampling
 from .checkpoint import load_checkpoint, restore
 from .config import TrainConfig
 from .distributed import World, current_world
-from .state import Callback, TrainingDiverged, TrainingInterrupted, TrainResult, TrainState
+from .graphs import GraphedUpdates, check_graph_options, device_learning_rates
+from .guard import DeferredGuard, EagerGuard, Guard, nan_check_strategy, settle_optimizer
+from .state import Callback, TrainingDiverged, TrainingInterrupted, TrainResult, TrainState, metric_values
 
 __all__ = ["fit", "resolve_device"]
 
@@ -67,8 +69,11 @@ def fit(config: TrainConfig, *, callbacks: Iterable[Callback] = (), catalog: Cat
     run saved in that folder. With ``config.init_from`` a new run starts from that stored
     model's generator and discriminator (read from ``registry``, a Registry or its root; the
     moving average starts from the stored generator). Ctrl-C finishes the current step, lets callbacks save, then raises
-    :class:`TrainingInterrupted`; a non-finite loss or gradient raises :class:`TrainingDiverged`
-    before the step is applied. Callbacks hear of either through ``on_exception``.
+    :class:`TrainingInterrupted`. A non-finite loss or gradient is never applied: it raises
+    :class:`TrainingDiverged`, at once or, with deferred checks (``config.nan_check``, the default
+    on CUDA), at the next step where anything is written, with the run as it was before the bad
+    update (:mod:`ganzoo.training.guard`). Callbacks hear of either through ``on_exception``.
+    With ``config.cuda_graphs`` both updates are replayed as CUDA graphs (:mod:`ganzoo.training.graphs`).
 
     Inside an initialized ``torch.distributed`` process group (``torchrun``; see
     :mod:`ganzoo.training.distributed`) every process trains its own slice of each global batch of
@@ -85,6 +90,7 @@ def fit(config: TrainConfig, *, callbacks: Iterable[Callback] = (), catalog: Cat
     device = resolve_device(config.device)
     if world.distributed and device.type == "cuda" and device.index is None:
         device = torch.device("cuda", world.local_rank)  # one GPU per process
+    check_graph_options(config, device, world)
     if dataset is None:
         dataset = _load_once(world, lambda: load_dataset(config.dataset, image_size=config.image_size,
                                                           data_dir=config.data_dir, catalog=catalog,
@@ -130,9 +136,13 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
     # on the device when it fits, else fed from host memory a batch ahead (ganzoo.data.feeder); same batches
     sampler = make_sampler(dataset, config.batch_size, device, data_rng, rank=world.rank, world=world.size)
 
-    fused = {"fused": True} if config.fused_adam else {}
-    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr_g, betas=config.betas, **fused)
-    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=config.betas, **fused)
+    checks = nan_check_strategy(config, device)  # eager: on the host at once; deferred: on the device (guard.py)
+    fused = config.fused_adam or checks == "deferred"  # a deferred check skips updates through fused Adam
+    adam: dict[str, Any] = {"fused": True} if fused else {}
+    if config.cuda_graphs:
+        adam["capturable"] = True
+    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr_g, betas=config.betas, **adam)
+    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=config.betas, **adam)
     ema = _make_ema(G, config.ema)
     fixed_z = G.sample_latent(64)
     fixed_labels = _grid_labels(64, spec.num_classes, device)
@@ -149,6 +159,17 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
     if checkpoint is not None:
         restore(state, checkpoint)  # weights, optimizers, random states, history: the run continues exactly
         state.parent = _parent_of(config)
+        for opt in (opt_g, opt_d):
+            settle_optimizer(opt, fused=fused, capturable=config.cuda_graphs)
+    if checks == "eager":
+        guard: Guard = EagerGuard(world)
+    else:
+        guard = DeferredGuard(world, device, {"discriminator": D, "generator": G},
+                              {"discriminator": opt_d, "generator": opt_g}, ema)
+        if not config.fused_adam:
+            state.notes.append("NaN/inf checks run on the device (--nan-check auto on CUDA, or deferred), so Adam "
+                               "runs fused; --nan-check eager keeps the for-each Adam")
+    state.guard = guard
     history = state.history
     b = config.batch_size
     if checkpoint is not None and int(checkpoint.get("world_size", 1)) != world.size:
@@ -172,61 +193,86 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
     def seen(x: torch.Tensor) -> torch.Tensor:  # what D looks at: with --augment, every batch passes through it
         return x if augmentation is None else augmentation.augment(x, generator=state.augment_rng)
 
+    def discriminator_update(real: torch.Tensor, labels: torch.Tensor | None, z: torch.Tensor, keep: bool,
+                             step: int) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One Adam step of D on a real batch and G(z); returns G(z) (with its graph when ``keep``),
+        D's loss and its logits."""
+        D.requires_grad_(True)
+        with torch.set_grad_enabled(keep), _autocast(config, device):
+            fake = (G_sync if keep else gen)(z, labels)
+        with _autocast(config, device):
+            real_seen, fake_seen = seen(real), seen(fake.detach())  # a penalty sees what D sees
+            real_logits = D_sync(real_seen, labels)
+            fake_logits = D_sync(fake_seen, labels)
+            d_loss = loss.discriminator_loss(real_logits.float(), fake_logits.float())
+            penalty = loss.penalty(disc, real_seen, fake_seen, labels)
+            if penalty is not None:
+                d_loss = d_loss + penalty.float()
+        guard.check_loss(d_loss, step, "discriminator")  # eager: raises here; deferred: on the device
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        guard.check_gradients(D, step, "discriminator")
+        guard.step(opt_d)
+        return fake, d_loss, real_logits, fake_logits
+
+    def generator_update(labels: torch.Tensor | None, z: torch.Tensor | None, fake: torch.Tensor | None,
+                         step: int) -> torch.Tensor:
+        """One Adam step of G through D, on G(z), or on ``fake`` (the last D step's batch) when given."""
+        D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
+        with _autocast(config, device):
+            if fake is None:
+                fake = G_sync(z, labels)
+            g_logits = disc(seen(fake), labels)
+            g_loss = loss.generator_loss(g_logits.float())
+        guard.check_loss(g_loss, step, "generator")
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        guard.check_gradients(G, step, "generator")
+        guard.step(opt_g)
+        return g_loss
+
+    update_d, update_g = discriminator_update, generator_update
+    if config.cuda_graphs:  # the same two functions, captured once and replayed (graphs.py)
+        device_learning_rates((opt_g, opt_d), device)
+        graphed = GraphedUpdates(discriminator_update, generator_update, reuse_fake=config.reuse_fake,
+                                 device=device, loss=loss)
+        update_d, update_g = graphed.discriminator, graphed.generator
+
     for cb in callbacks:
         cb.on_train_start(state)
     started_at = state.step  # where a resumed run continues
     start = time.perf_counter() - state.seconds
+    guard.start(state.step)
     for step in range(state.step + 1, config.steps + 1):
         loss.set_progress(step, config.steps)  # every registered loss is a ganzoo.Loss
         if config.lr_decay:  # a function of the step alone, so a resumed run follows the same schedule
             scale = lr_scale(step, config.steps, config.lr_decay)
             for opt, lr in ((opt_g, config.lr_g), (opt_d, config.lr_d)):
                 for group in opt.param_groups:
-                    group["lr"] = lr * scale
+                    _set_lr(group, lr * scale)
+        guard.begin_step()
         # 1. k discriminator steps: D ascends V(D, G) on a real batch and a fresh generated one.
-        D.requires_grad_(True)
         for i in range(config.d_steps):
             real, labels = sampler.next()
             if layout is not None:
                 real = real.contiguous(memory_format=layout)
             keep = config.reuse_fake and i == config.d_steps - 1  # this fake batch feeds G's step too
-            with torch.set_grad_enabled(keep), _autocast(config, device):
-                fake = (G_sync if keep else gen)(latent(), labels)
-            with _autocast(config, device):
-                real_seen, fake_seen = seen(real), seen(fake.detach())  # a penalty sees what D sees
-                real_logits = D_sync(real_seen, labels)
-                fake_logits = D_sync(fake_seen, labels)
-                d_loss = loss.discriminator_loss(real_logits.float(), fake_logits.float())
-                penalty = loss.penalty(disc, real_seen, fake_seen, labels)
-                if penalty is not None:
-                    d_loss = d_loss + penalty.float()
-            _check_finite(d_loss, step, "discriminator", world)
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            _check_gradients(D, step, "discriminator")
-            opt_d.step()
+            fake, d_loss, real_logits, fake_logits = update_d(real, labels, latent(), keep, step)
             if augmentation is not None:  # an adaptive augmentation reads D's verdicts (every process's slice)
                 augmentation.observe(world.gather(real_logits.detach()), world.gather(fake_logits.detach()))
 
         # 2. one generator step, on fresh noise (Goodfellow et al.) unless it reuses D's last batch;
         # labels follow the data's label distribution.
-        D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
-        with _autocast(config, device):
-            if not config.reuse_fake:
-                labels = sampler.sample_labels(b)
-                fake = G_sync(latent(), labels)
-            g_logits = disc(seen(fake), labels)
-            g_loss = loss.generator_loss(g_logits.float())
-        _check_finite(g_loss, step, "generator", world)
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        _check_gradients(G, step, "generator")
-        opt_g.step()
+        z = None
+        if not config.reuse_fake:
+            labels = sampler.sample_labels(b)
+            z, fake = latent(), None
+        g_loss = update_g(labels, z, fake, step)
         del fake  # with reuse_fake it holds G's graph; free it before the next D step
 
         # 3. bookkeeping: EMA, metrics, callbacks (checkpoints among them); then honour a Ctrl-C.
         if ema is not None:
-            ema.update(G, step=step)
+            guard.update_ema(ema, G, step)
         state.step = step
         metrics = {
             "d_loss": d_loss.detach(),
@@ -237,12 +283,14 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
         if augmentation is not None:  # e.g. ADA's p and its overfitting signal
             metrics.update({f"augment_{k}": v.detach() for k, v in augmentation.metrics().items()})
         state.seconds = time.perf_counter() - start
+        if _writes_after(step, config, state.logging if not world.distributed else {}):
+            guard.read(state)  # deferred checks report before anything is written (eager ones have raised)
         if step % config.log_every == 0 or step == config.steps:
-            record = {"step": step, **{k: float(v) for k, v in metrics.items()}, "seconds": state.seconds}
-            history.append(record)
+            history.append({"step": step, **metric_values(metrics), "seconds": state.seconds})  # one transfer
         for cb in callbacks:
             cb.on_step_end(state, metrics)
         if world.any(interrupted()):  # every rank stops after the same step
+            guard.read(state)
             for cb in callbacks:
                 cb.on_interrupt(state)
             raise TrainingInterrupted(step)
@@ -373,32 +421,21 @@ def _grid_labels(n: int, num_classes: int, device: torch.device) -> torch.Tensor
     return torch.arange(n, device=device) % num_classes
 
 
-def _check_finite(loss: torch.Tensor, step: int, network: str, world: World) -> None:
-    """Refuse a NaN/inf loss before its backward pass; in a multi-process run every rank agrees first."""
-    ok = bool(torch.isfinite(loss))
-    bad = world.flags(ok)
-    if bad:
-        where = f" on rank {', '.join(map(str, bad))}" if world.distributed else ""
-        value = f" {loss.item()}" if not ok else " non-finite"
-        raise TrainingDiverged(
-            f"the {network} loss became{value} at step {step}{where}; the step was not applied. "
-            "Lower the learning rates (--lr-g/--lr-d) or try another --loss."
-        )
+def _set_lr(group: dict[str, Any], lr: float) -> None:
+    """Set an Adam group's learning rate; in place when it is a device tensor (read by CUDA graphs)."""
+    if isinstance(group["lr"], torch.Tensor):
+        group["lr"].fill_(lr)
+    else:
+        group["lr"] = lr
 
 
-def _check_gradients(network: nn.Module, step: int, name: str) -> None:
-    """Refuse NaN/inf gradients before the optimizer spreads them into the weights and Adam's moments."""
-    grads = [p.grad for p in network.parameters() if p.grad is not None]
-    if not grads:
-        return
-    norms = torch._foreach_norm(grads)  # one fused pass; non-finite entries make the total non-finite
-    total = torch.linalg.vector_norm(torch.stack([n.float() for n in norms]))
-    if not torch.isfinite(total):
-        bad = next(n for n, p in network.named_parameters() if p.grad is not None and not p.grad.isfinite().all())
-        raise TrainingDiverged(
-            f"the {name} gradients became non-finite at step {step} (first in {bad}); the step was not applied. "
-            "Lower the learning rates (--lr-g/--lr-d) or try another --loss."
-        )
+def _writes_after(step: int, config: TrainConfig, logging: dict[str, Any]) -> bool:
+    """Whether the callbacks may write something after ``step``: a metric record, a checkpoint, a grid,
+    an evaluation, or the end of the run. Deferred NaN checks are read at these steps. ``logging`` is
+    the run folder's cadences, set by rank 0's callbacks; a multi-process run passes none, so that
+    every rank reads (a collective) at the same steps."""
+    every = (config.log_every, config.checkpoint_every, logging.get("sample_every"), logging.get("eval_every"))
+    return step == config.steps or any(isinstance(n, int) and n > 0 and step % n == 0 for n in every)
 
 
 @contextlib.contextmanager

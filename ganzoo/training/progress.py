@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from ..progress import make_console
-from .state import Callback, TrainState
+from .state import Callback, TrainState, metric_values
 
 __all__ = ["ProgressCallback", "RateMeter"]
 
@@ -104,7 +104,7 @@ class ProgressCallback(Callback):
     def _line(self, state: TrainState, metrics: dict[str, torch.Tensor]) -> str:
         rate = self.meter.update(state.step) or 0.0
         images = rate * state.config.batch_size * state.config.d_steps
-        m = {k: float(v) for k, v in metrics.items()}
+        m = metric_values(metrics)  # one wait for the device per refresh, not one per value
         return (f"D loss {m['d_loss']:.3f}  G loss {m['g_loss']:.3f}  D(x) {m['d_real']:.2f}  "
                 f"D(G(z)) {m['d_fake']:.2f}  {images:,.0f} img/s")
 

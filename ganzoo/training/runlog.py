@@ -32,7 +32,7 @@ from ..rendering import grid_columns, grid_size, png_bytes, reference_points, re
 from ..sampling import evaluating
 from .runfolder import METRICS, SAMPLES, STATUS, grid_steps, metric_lines, write_run_config
 from .runs import hold_run_lock, write_status
-from .state import Callback, TrainingDiverged, TrainingInterrupted, TrainState
+from .state import Callback, TrainingDiverged, TrainingInterrupted, TrainState, metric_values
 
 __all__ = ["DEFAULT_SAMPLE_EVERY", "RunLogger", "summary_writer_class"]
 
@@ -171,7 +171,7 @@ class RunLogger(Callback):
         if logged is not None:
             record: dict[str, Any] = dict(logged)
         else:  # an evaluation between two metric records
-            record = {"step": state.step, **{k: float(v) for k, v in metrics.items()}, "seconds": state.seconds}
+            record = {"step": state.step, **metric_values(metrics), "seconds": state.seconds}
         step, seconds = record["step"], float(record.get("seconds", state.seconds))
         images = (step - self._last[0]) * state.config.batch_size * state.config.d_steps
         elapsed = seconds - self._last[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from ..losses import Loss
 from ..models import Discriminator, Generator, ModelSpec
 from .config import TrainConfig
 
-__all__ = ["Callback", "TrainResult", "TrainState", "TrainingDiverged", "TrainingInterrupted"]
+__all__ = ["Callback", "TrainResult", "TrainState", "TrainingDiverged", "TrainingInterrupted", "metric_values"]
 
 
 class TrainingDiverged(GanzooError, FloatingPointError):
@@ -73,6 +74,26 @@ class TrainState:
     augmentation: Augmentation | None = None  # what D's inputs pass through (``augment``), with its state
     augment_rng: torch.Generator | None = None  # the augmentation's random numbers, on the training device
     parent: dict[str, str] | None = None  # the stored model the run started from (``init_from``), if any
+    guard: Any = None  # how NaN/inf updates are caught (ganzoo.training.guard), set by fit
+
+    def raise_if_diverged(self) -> None:
+        """Raise :class:`TrainingDiverged` if an update since the last check was not applied.
+
+        With deferred NaN checks (``nan_check``) a bad update is found on the device and reported
+        at the steps the loop knows something is written (metrics, checkpoints, grids, evaluations,
+        the end); a callback that saves the run at other steps calls this first. Otherwise a no-op.
+        """
+        if self.guard is not None:
+            self.guard.read(self)
+
+
+def metric_values(metrics: Mapping[str, torch.Tensor]) -> dict[str, float]:
+    """Scalar metric tensors as floats, read from the device in one transfer (one wait, not one per value)."""
+    if not metrics:
+        return {}
+    values = [v.detach().float().reshape(()) for v in metrics.values()]
+    device = values[0].device
+    return dict(zip(metrics, torch.stack([v.to(device) for v in values]).tolist(), strict=True))
 
 
 class Callback:

@@ -14,7 +14,7 @@ Two architectures:
 The rules, and where each comes from:
 
 - **Residual blocks** (Gulrajani et al. 2017, "Improved Training of Wasserstein GANs",
-  arXiv:1704.00028, appendix; SNGAN's appendix, Table 4). G's up-block:
+  arXiv:1704.00028, appendix; the ResNet networks of SNGAN's appendix). G's up-block:
   BatchNorm, ReLU, nearest-neighbour x2 up-sampling, 3x3 conv, BatchNorm, ReLU, 3x3 conv,
   plus a shortcut that is a 1x1 conv of the up-sampled input (done here as the 1x1 conv
   then the up-sampling: nearest-neighbour up-sampling commutes with a 1x1 conv, and it
@@ -39,8 +39,9 @@ The rules, and where each comes from:
 - **Training** (``train_defaults``, SNGAN's ResNet setting, also Mimicry's CIFAR-10
   reproduction, Lee & Town 2020): 5 D steps per G step, Adam with learning rate 2e-4 for
   both networks and betas (0, 0.9). The default loss is the hinge loss (Lim & Ye 2017,
-  arXiv:1705.02894), SNGAN's best on CIFAR-10. Options typed by the user win. Mimicry also
-  lets the learning rates fall linearly to 0 over the run: ``--lr-decay 1``.
+  arXiv:1705.02894), the loss of SNGAN's ResNet results. Options the user gives win.
+  Mimicry's reproduction also lets the learning rates fall linearly to 0 over the run:
+  ``--lr-decay 1``.
 - **Conditioning** (``resnet-cond``): every BatchNorm inside G's blocks normalizes without
   its own affine parameters, then multiplies by a gain and adds a bias looked up for the
   sample's class (conditional BatchNorm, de Vries et al. 2017, arXiv:1707.00683, as used by
