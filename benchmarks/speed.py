@@ -9,19 +9,28 @@ then one G step through the same fake batch.
 Everything is timed in this one process, interleaved: each round runs every configuration
 once (a fresh run of ``warmup + steps`` steps; the first ``warmup`` steps are left out) and
 every configuration's images/s is divided by the reference's of the same round; the table
-reports the median ratio over rounds. Step times are the wall time between consecutive
-step ends (the device synchronized at each). Also reported: FLOPs per step
+reports the median ratio over rounds. On the CPU a step's time is the median wall time
+between consecutive step ends; on a GPU, where the loop queues work ahead of the device, it
+is the time from the first timed step's end to the last one's over the steps between, the
+device synchronized at those two ends only (a synchronisation at every step would stall the
+queue that sync-free training keeps full). Also reported: FLOPs per step
 (``torch.utils.flop_counter``), the share of the measured matmul peak of the same precision,
 and the peak resident memory of each configuration in a process of its own.
 
+On CUDA the table adds ``--nan-check eager`` (the host checks of the CPU default, four
+synchronisations per step), ``--cuda-graphs`` (alone and with ``--fast``) and, with
+``--compile``, ``torch.compile(mode="reduce-overhead")`` (torch's own CUDA graphs) as the
+alternative to them.
+
     python benchmarks/speed.py                   # this machine's CPU, about 10 minutes on 2 cores
-    python benchmarks/speed.py --device cuda     # a GPU
+    python benchmarks/speed.py --device cuda --compile     # a GPU
     python benchmarks/speed.py --rounds 2 --steps 5 --skip-memory   # a quick look
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import resource
@@ -29,7 +38,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +47,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import ganzoo
+import ganzoo.training.loop
 from ganzoo.training.config import FAST_PATH, TrainConfig
 from ganzoo.training.loop import fit
 from ganzoo.training.state import Callback
@@ -136,17 +146,21 @@ def _sync(device: torch.device) -> None:
 
 @dataclass
 class StepClock:
-    """Stamps each step's end; with a FLOP counter armed over one chosen step."""
+    """Stamps each step's end; with a FLOP counter armed over one chosen step.
+
+    On CUDA the device is synchronized only at the first timed step and the last (``total``)."""
 
     device: torch.device
     warmup: int
     count_step: int | None = None  # count the FLOPs of this step (1-based), if any
+    total: int = 0  # steps in the run
     stamps: list[float] = field(default_factory=list)
     flops: int | None = None
     _counter: FlopCounterMode | None = None
 
     def __call__(self, step: int) -> None:
-        _sync(self.device)
+        if self.device.type != "cuda" or step in (self.warmup + 1, self.total):
+            _sync(self.device)
         self.stamps.append(time.perf_counter())
         if self._counter is not None:
             self._counter.__exit__(None, None, None)
@@ -157,6 +171,8 @@ class StepClock:
             self._counter.__enter__()
 
     def seconds_per_step(self) -> float:
+        if self.device.type == "cuda":  # stamps between the two synchronized ends only measure queueing
+            return (self.stamps[-1] - self.stamps[self.warmup]) / (len(self.stamps) - 1 - self.warmup)
         diffs = [b - a for a, b in zip(self.stamps[:-1], self.stamps[1:], strict=True)][self.warmup:]
         return statistics.median(diffs)
 
@@ -175,9 +191,10 @@ class Setup:
     kind: str  # dcgan | mlp
     options: dict[str, Any] | None  # ganzoo TrainConfig options; None = the hand-written reference
     what: str  # one line for the table
+    compile_mode: str | None = None  # torch.compile's mode for this row (with "compile": True)
 
 
-def dcgan_setups(compile_: bool) -> list[Setup]:
+def dcgan_setups(compile_: bool, cuda: bool = False) -> list[Setup]:
     setups = [
         Setup("reference", "dcgan", None, "hand-written loop, fp32"),
         Setup("ganzoo", "dcgan", {}, "`ganzoo train dcgan`, defaults (fp32, EMA, fresh noise for G's step)"),
@@ -186,19 +203,54 @@ def dcgan_setups(compile_: bool) -> list[Setup]:
         Setup("ganzoo --fast", "dcgan", FAST_PATH,
               "bf16 autocast, channels-last, `--reuse-fake`, fused Adam (EMA on)"),
     ]
+    if cuda:
+        setups += [
+            Setup("ganzoo --nan-check eager", "dcgan", {"nan_check": "eager"},
+                  "defaults with the NaN checks on the host (4 synchronisations per step)"),
+            Setup("ganzoo --cuda-graphs", "dcgan", {"cuda_graphs": True}, "defaults, replayed as CUDA graphs"),
+            Setup("ganzoo --fast --cuda-graphs", "dcgan", {**FAST_PATH, "cuda_graphs": True},
+                  "the fast path, replayed as CUDA graphs"),
+        ]
+    else:
+        setups.append(Setup("ganzoo --nan-check deferred", "dcgan", {"nan_check": "deferred"},
+                            "defaults with the NaN checks on the device (fused Adam)"))
     if compile_:
         # without channels-last: torch 2.11's inductor failed a stride check in convolution_backward with it
         setups.append(Setup("ganzoo --compile", "dcgan",
                             {"precision": "bf16", "reuse_fake": True, "fused_adam": True, "compile": True},
                             "bf16, `--reuse-fake`, fused Adam and torch.compile"))
+        if cuda:
+            setups.append(Setup("ganzoo --compile reduce-overhead", "dcgan",
+                                {"precision": "bf16", "reuse_fake": True, "fused_adam": True, "compile": True},
+                                "as above, torch.compile(mode='reduce-overhead'): torch's CUDA graphs",
+                                compile_mode="reduce-overhead"))
     return setups
 
 
-MLP_SETUPS = [
-    Setup("reference (MLP)", "mlp", None, "hand-written loop, fp32"),
-    Setup("ganzoo (MLP)", "mlp", {}, "`ganzoo train gan --dataset ring8 --batch-size 512`, defaults"),
-    Setup("ganzoo same-work (MLP)", "mlp", {"reuse_fake": True, "ema": 0.0}, "fp32, `--reuse-fake --ema 0`"),
-]
+def mlp_setups(cuda: bool = False) -> list[Setup]:
+    setups = [
+        Setup("reference (MLP)", "mlp", None, "hand-written loop, fp32"),
+        Setup("ganzoo (MLP)", "mlp", {}, "`ganzoo train gan --dataset ring8 --batch-size 512`, defaults"),
+        Setup("ganzoo same-work (MLP)", "mlp", {"reuse_fake": True, "ema": 0.0}, "fp32, `--reuse-fake --ema 0`"),
+    ]
+    if cuda:
+        setups.append(Setup("ganzoo --cuda-graphs (MLP)", "mlp", {"cuda_graphs": True},
+                            "defaults, replayed as CUDA graphs"))
+    return setups
+
+
+@contextlib.contextmanager
+def compile_mode(mode: str | None) -> Iterator[None]:
+    """Run ganzoo's ``--compile`` with torch.compile's ``mode`` (the library uses the default mode)."""
+    if mode is None:
+        yield
+        return
+    plain = ganzoo.training.loop._compiled
+    ganzoo.training.loop._compiled = lambda module: torch.compile(module, mode=mode)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        ganzoo.training.loop._compiled = plain
 
 
 def synthetic_images(n: int = 2048, seed: int = 0) -> ganzoo.Dataset:
@@ -212,7 +264,7 @@ def run_setup(setup: Setup, device: torch.device, steps: int, warmup: int, count
     """One fresh run of ``warmup + steps`` steps; returns its clock."""
     batch = 64 if setup.kind == "dcgan" else 512
     total = warmup + steps + 1
-    clock = StepClock(device, warmup, count_step=2 if count else None)  # a warm-up step: not timed
+    clock = StepClock(device, warmup, count_step=2 if count else None, total=total)  # a warm-up step: not timed
     dataset = synthetic_images() if setup.kind == "dcgan" else ganzoo.data.loading.load_dataset("ring8")
     if setup.options is None:
         reference_run(setup.kind, dataset.data, batch, total, device, clock)
@@ -220,7 +272,8 @@ def run_setup(setup: Setup, device: torch.device, steps: int, warmup: int, count
         arch = "dcgan" if setup.kind == "dcgan" else "gan"
         config = TrainConfig(architecture=arch, dataset=dataset.name, steps=total, batch_size=batch,
                              device=str(device), log_every=10**6, **setup.options)
-        fit(config, dataset=dataset, callbacks=[_ClockCallback(clock)])
+        with compile_mode(setup.compile_mode):
+            fit(config, dataset=dataset, callbacks=[_ClockCallback(clock)])
     return clock
 
 
@@ -250,7 +303,8 @@ def peak_memory_mb(setup_index: int, kind: str, device: str, compile_: bool) -> 
 
 
 def child(index: int, kind: str, device: torch.device, compile_: bool) -> None:
-    setups = dcgan_setups(compile_) if kind == "dcgan" else MLP_SETUPS
+    cuda = device.type == "cuda"
+    setups = dcgan_setups(compile_, cuda) if kind == "dcgan" else mlp_setups(cuda)
     run_setup(setups[index], device, steps=5, warmup=2)
     if device.type == "cuda":
         print(torch.cuda.max_memory_allocated(device) / 2**20)
@@ -313,21 +367,23 @@ def main() -> None:
         child(args.child, args.child_kind, device, args.compile)
         return
 
+    cuda = device.type == "cuda"
     if args.memory_only:
-        for kind, setups in (("dcgan", dcgan_setups(args.compile)), ("mlp", MLP_SETUPS)):
+        for kind, setups in (("dcgan", dcgan_setups(args.compile, cuda)), ("mlp", mlp_setups(cuda))):
             for i, s in enumerate(setups):
                 print(f"| {s.name} | {peak_memory_mb(i, kind, args.device, args.compile):.0f} MB |")
         return
     size = 8192 if device.type == "cuda" else 2048  # large enough to reach the device's peak
     peaks = {"fp32": matmul_peak(device, torch.float32, size), "bf16": matmul_peak(device, torch.bfloat16, size)}
-    results = {"dcgan": measure(dcgan_setups(args.compile), device, args.rounds, args.steps, args.warmup, "dcgan")}
+    results = {"dcgan": measure(dcgan_setups(args.compile, cuda), device, args.rounds, args.steps, args.warmup,
+                                "dcgan")}
     if not args.skip_mlp:
-        results["mlp"] = measure(MLP_SETUPS, device, args.rounds, max(args.steps, 50), args.warmup, "mlp")
+        results["mlp"] = measure(mlp_setups(cuda), device, args.rounds, max(args.steps, 50), args.warmup, "mlp")
     peaks_after = {"fp32": matmul_peak(device, torch.float32, size),
                    "bf16": matmul_peak(device, torch.bfloat16, size)}
     peaks = {k: max(peaks[k], peaks_after[k]) for k in peaks}
     if not args.skip_memory:
-        for kind, setups in (("dcgan", dcgan_setups(args.compile)), ("mlp", MLP_SETUPS)):
+        for kind, setups in (("dcgan", dcgan_setups(args.compile, cuda)), ("mlp", mlp_setups(cuda))):
             if kind in results:
                 for i, s in enumerate(setups):
                     results[kind][s.name]["peak_mb"] = peak_memory_mb(i, kind, args.device, args.compile)

@@ -332,9 +332,9 @@ def test_cuda_graphs_train_as_eager_execution_does(options: dict[str, Any]) -> N
     for a, b in ((eager.generator, graphed.generator), (eager.discriminator, graphed.discriminator),
                  (eager.best_generator, graphed.best_generator)):
         for (name, x), y in zip(_state(a).items(), _state(b).values(), strict=True):
-            assert torch.allclose(x.float(), y.float(), rtol=1e-4, atol=1e-5), name
+            assert torch.allclose(x.float(), y.float(), rtol=1e-3, atol=1e-4), name
     for r, s in zip(eager.history, graphed.history, strict=True):
-        assert r["step"] == s["step"] and abs(r["d_loss"] - s["d_loss"]) < 1e-4
+        assert r["step"] == s["step"] and abs(r["d_loss"] - s["d_loss"]) < 1e-3
 
 
 @CUDA

@@ -52,7 +52,7 @@ def test_a_third_party_plugin_cannot_take_a_builtin_name(install_distribution):
     assert failure.stage == "register_architectures" and failure.distribution == "ganzoo-aaa-dup"
     assert "'dcgan'" in failure.error and "'aaa-dup'" in failure.error
     assert "dup-own" not in cat.architectures  # the refused hook's other registrations go with it
-    assert [p.name for p in cat.plugins][:6] == ["core", "cgan", "dcgan", "gan", "pacgan", "r1"]
+    assert [p.name for p in cat.plugins][:8] == ["core", "augment", "cgan", "dcgan", "gan", "pacgan", "r1", "resnet"]
 
 
 def test_a_third_party_entry_point_named_like_a_builtin_is_refused(install_distribution):

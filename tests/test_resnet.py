@@ -5,6 +5,7 @@ CIFAR-10 setting as documented."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import shlex
 from pathlib import Path
@@ -314,6 +315,13 @@ def test_the_command_line_records_the_values_used(cli_run):
     assert Registry().manifest("k1")["training"]["d_steps"] == 1
 
 
+def test_ganzoo_list_shows_them(cli_run):
+    listed = json.loads(cli_run("list", "--json").output)["architectures"]
+    own = {a["name"]: a["train_defaults"] for a in listed}
+    assert own["resnet"] == own["resnet-cond"] == {**SNGAN, "betas": [0.0, 0.9]}
+    assert own["dcgan"] == {}
+
+
 @pytest.mark.parametrize(("train_defaults", "says"), [
     ({"d_step": 5}, "has no option 'd_step' (did you mean 'd_steps'?)"),
     ({"steps": 100}, "has no option 'steps'"),
@@ -467,5 +475,9 @@ def test_the_documented_cifar10_command_trains_on_cifar10_files(cli_run, tmp_pat
     checkpoint = load_checkpoint(tmp_path / "run")
     assert checkpoint["step"] == 2
     assert checkpoint["generator"]["to_image.weight"].shape == (3, 16, 3, 3)  # 3x32x32 images
-    # at full width the same command builds SNGAN's CIFAR-10 networks (test_size_32_is_sngans_cifar10_network)
-    assert BASE_CHANNELS == 256
+    # without -o, the command's networks are SNGAN's CIFAR-10 ones (test_size_32_is_sngans_cifar10_network)
+    spec = ganzoo.get_catalog().resolve_spec("resnet", (3, 32, 32))
+    assert (spec.latent_dim, spec.generator_kwargs["base_channels"], spec.discriminator_kwargs["d_channels"]) == \
+        (128, BASE_CHANNELS, None)
+    _, d = ganzoo.get_catalog().build(spec, meta=True)
+    assert d.d_channels == 128

@@ -308,7 +308,8 @@ def run_speed(args: argparse.Namespace) -> None:
         ratios = [a / b for a, b in zip(per_round[reference], per_round[row], strict=True)]
         rows[row] = {"ms_per_step": seconds * 1e3, "images_per_s": 64 / seconds, "ratio": statistics.median(ratios),
                      "ratio_min": min(ratios), "ratio_max": max(ratios), "d_steps": d_steps[row],
-                     "flops_per_step": flops[row], "per_1000_steps_s": seconds * 1000}
+                     "flops_per_step": flops[row], "per_1000_steps_s": seconds * 1000,
+                     "ms_per_round": [t * 1e3 for t in per_round[row]]}
     where = machine(args.device)
     print(f"\n{time.strftime('%Y-%m-%d')} · {where}")
     print("| configuration | D steps per G step | ms per G step | images/s | x dcgan: median [min-max] | "

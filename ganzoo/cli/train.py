@@ -312,7 +312,11 @@ def _train_and_publish(resolved: Any, run_dir: Path | None, resume: Path | None,
             f"{'discriminator' if result.parent.get('discriminator') != 'new' else 'a new discriminator'}).")
     say(f"Run folder: {run_dir} (metrics and grids; see it with: ganzoo report {_quoted(run_dir)})")
     if record is not None:
-        trained = f" (steps {result.started_at + 1}-{result.steps} trained now)" if result.started_at else ""
+        trained = ""
+        if result.started_at >= result.steps:
+            trained = " (no steps trained now; stored again as --publish asked)"
+        elif result.started_at:
+            trained = f" (steps {result.started_at + 1}-{result.steps} trained now)"
         say(f"Published {record.ref} to {record.path}{trained}")
     elif reg is not None:
         say(f"Not published: the run was already at step {result.steps}, so this is the model stored before. "

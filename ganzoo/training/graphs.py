@@ -124,7 +124,8 @@ class GraphedUpdates:
         if self.calls[name] <= self.warmup:
             return self._eager(name, static)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        # thread_local: the prefetching sampler's thread may copy the next batch meanwhile, on its own stream
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
             outputs = self.updates[name](*static)
         self.graphs[name] = (graph, outputs)
         self.captures += 1

@@ -75,8 +75,6 @@ def nan_check_strategy(config: TrainConfig, device: torch.device) -> str:
 class Guard:
     """What the loop calls around each optimizer update; the two strategies below implement it."""
 
-    deferred = False
-
     def start(self, step: int) -> None:
         """Before the first step; ``step`` is the step the run continues from."""
 
@@ -122,9 +120,8 @@ class EagerGuard(Guard):
         grads = [p.grad for p in module.parameters() if p.grad is not None]
         if not grads:
             return
-        norms = torch._foreach_norm(grads)  # one fused pass; non-finite entries make the total non-finite
-        total = torch.linalg.vector_norm(torch.stack([n.float() for n in norms]))
-        if not torch.isfinite(total):
+        norms = torch._foreach_norm(grads)  # one fused pass; a non-finite entry makes its norm non-finite
+        if not bool(torch.isfinite(torch.stack([n.float() for n in norms])).all()):
             bad = next(n for n, p in module.named_parameters() if p.grad is not None and not p.grad.isfinite().all())
             raise TrainingDiverged(f"the {network} gradients became non-finite at step {step} (first in {bad}); "
                                    f"the step was not applied. {HINT}")
@@ -137,12 +134,9 @@ class DeferredGuard(Guard):
     to their Adam optimizers, which must be fused. ``ema`` is the run's ModelEmaV3 or None.
     """
 
-    deferred = True
-
     def __init__(self, world: World, device: torch.device, networks: dict[str, nn.Module],
                  optimizers: dict[str, torch.optim.Optimizer], ema: Any = None) -> None:
         self.world = world
-        self.networks = networks
         # 1.0 once an update was non-finite: Adam's found_inf, so a flagged update changes nothing
         self.flag = torch.zeros((), dtype=torch.float32, device=device)
         self._one = torch.ones((), dtype=torch.float32, device=device)
@@ -210,8 +204,7 @@ class DeferredGuard(Guard):
         rows = self.world.gather(info).tolist()  # the one synchronisation, every rank's flag and first bad update
         if not any(flag for flag, _ in rows):
             return
-        codes = [code for _, code in rows if code]
-        first = min(codes)
+        first = min((code for _, code in rows if code), default=0)
         ranks = [r for r, (_, code) in enumerate(rows) if code == first]
         step, network, gradients = first // 4, NETWORKS[(first // 2) % 2], bool(first % 2)
         where = f" on rank {', '.join(map(str, ranks))}" if self.world.distributed else ""

@@ -440,8 +440,8 @@ def _writes_after(step: int, config: TrainConfig, logging: dict[str, Any]) -> bo
 
 @contextlib.contextmanager
 def _autocast(config: TrainConfig, device: torch.device) -> Iterator[None]:
-    if config.precision == "bf16":
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+    if config.precision == "bf16":  # a captured graph must not keep autocast's cached casts (PyTorch's notes)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, cache_enabled=not config.cuda_graphs):
             yield
     else:
         yield
