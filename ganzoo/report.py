@@ -349,8 +349,8 @@ def _config_rows(config: dict[str, Any]) -> list[tuple[str, str]]:
         shown = _plain(value)
         if key == "loss" and resolved.get("loss"):
             shown = str(resolved["loss"]) + (" (the architecture's default)" if value is None else "")
-        elif key == "device" and resolved.get("device"):
-            shown = str(resolved["device"]) + (f" ({value})" if value != resolved["device"] else "")
+        elif key in ("device", "nan_check") and resolved.get(key):
+            shown = str(resolved[key]) + (f" ({value})" if value != resolved[key] else "")
         elif key == "dataset" and data:
             shape = "x".join(str(n) for n in data.get("shape", []))
             shown = f"{value} ({data.get('size', '?')} samples of shape {shape}, {data.get('num_classes', 0)} classes)"

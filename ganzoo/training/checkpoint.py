@@ -125,6 +125,7 @@ class Checkpointer(Callback):
     def save(self, state: TrainState) -> None:
         if self.saved_step == state.step:
             return
+        state.raise_if_diverged()  # deferred NaN checks: never save a state that holds a skipped bad update
         save_checkpoint(state, self.run_dir)
         self.saved_step = state.step
 

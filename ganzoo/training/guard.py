@@ -19,8 +19,8 @@ once per generator step). ``TrainConfig.nan_check`` picks the strategy:
     update is skipped too, so the run stays as it was before the bad update until the flag
     is read. The loop reads it (one synchronisation) at every step something may be written:
     each ``log_every`` and ``checkpoint_every`` step, the run folder's grid and evaluation
-    steps, the last step and on Ctrl-C; callbacks that save at other steps call
-    :meth:`TrainState.raise_if_diverged` first. The read raises the same
+    steps (in a one-process run: rank 0 alone knows them), the last step and on Ctrl-C;
+    callbacks that save at other steps call :meth:`TrainState.raise_if_diverged` first. The read raises the same
     :class:`TrainingDiverged` as eager checks would (the step, the network, the loss's value
     or the first parameter whose gradient was bad; in a multi-process run, the rank), with
     the run as it was before the bad update:

@@ -3,6 +3,9 @@
 Every architecture and every loss goes through :func:`fit`. The loop reads top to
 bottom (Goodfellow et al. 2014, Algorithm 1); the loss object owns the maths of
 each phase, callbacks own everything that is not training (progress, logging, grids).
+Each optimizer update passes through a guard that never lets a NaN or infinite value in
+(:mod:`ganzoo.training.guard`); with ``cuda_graphs`` the two update functions are replayed
+as CUDA graphs (:mod:`ganzoo.training.graphs`).
 """
 
 from __future__ import annotations

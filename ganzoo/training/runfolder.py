@@ -67,10 +67,11 @@ def default_run_dir(name: str, root: str | os.PathLike[str] = "runs") -> Path:
 def run_config(state: TrainState) -> dict[str, Any]:
     """The ``config.json`` of a run folder: the TrainConfig fields plus what they resolved to."""
     from ..data.feeder import placement_of  # imported here: listing runs needs no torch
+    from .guard import nan_check_strategy
 
     return {**state.config.to_dict(), **({"logging": dict(state.logging)} if state.logging else {}),
             "resolved": {"loss": state.loss_name, "spec": state.spec.to_dict(), "dataset": state.dataset.info(),
-                         "device": str(state.device),
+                         "device": str(state.device), "nan_check": nan_check_strategy(state.config, state.device),
                          **({"data": data} if (data := placement_of(state.sampler)) is not None else {})}}
 
 
