@@ -478,23 +478,14 @@ def _registrar(hook: str, plugin: str, table: dict[str, Registered],
     if hook == "register_augmentations":
         def register_augmentation(name: str, augmentation_cls: type[Augmentation], description: str = "") -> None:
             check_name("augmentation", name)
-            if not (isinstance(augmentation_cls, type) and issubclass(augmentation_cls, Augmentation)):
-                raise ConfigError(f"augmentation {name!r}: expected a subclass of ganzoo.Augmentation, "
-                                  f"got {augmentation_cls!r}")
-            if inspect.isabstract(augmentation_cls):
-                missing = ", ".join(sorted(augmentation_cls.__abstractmethods__))
-                raise ConfigError(f"augmentation {name!r}: {augmentation_cls.__name__} does not implement {missing}")
+            _check_implementation("augmentation", name, augmentation_cls, Augmentation)
             check_new("augmentation", name)
             staged[name] = Registered(name, plugin, augmentation_cls, description)
         return register_augmentation
 
     def register_loss(name: str, loss_cls: type[Loss], description: str = "") -> None:
         check_name("loss", name)
-        if not (isinstance(loss_cls, type) and issubclass(loss_cls, Loss)):
-            raise ConfigError(f"loss {name!r}: expected a subclass of ganzoo.Loss, got {loss_cls!r}")
-        if inspect.isabstract(loss_cls):
-            missing = ", ".join(sorted(loss_cls.__abstractmethods__))
-            raise ConfigError(f"loss {name!r}: {loss_cls.__name__} does not implement {missing}")
+        _check_implementation("loss", name, loss_cls, Loss)
         check_new("loss", name)
         staged[name] = Registered(name, plugin, loss_cls, description)
     return register_loss
@@ -534,6 +525,15 @@ def _one_line(exc: BaseException) -> str:
 
 
 _CATALOG: Catalog | None = None
+
+
+def _check_implementation(kind: str, name: str, cls: Any, base: type[Any]) -> None:
+    """A registered class must be a concrete subclass of the public interface ``base``."""
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise ConfigError(f"{kind} {name!r}: expected a subclass of ganzoo.{base.__name__}, got {cls!r}")
+    if inspect.isabstract(cls):
+        missing = ", ".join(sorted(getattr(cls, "__abstractmethods__", ())))
+        raise ConfigError(f"{kind} {name!r}: {cls.__name__} does not implement {missing}")
 
 
 def get_catalog() -> Catalog:
