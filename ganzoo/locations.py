@@ -52,6 +52,7 @@ __all__ = [
     "mark_registry",
     "read_catalog_names",
     "registry_location",
+    "user_data_dir",
     "user_registry",
     "write_catalog_names",
 ]
@@ -122,9 +123,14 @@ def find_registry(start: Path) -> Path | None:
     return None
 
 
+def user_data_dir() -> Path:
+    """ganzoo's folder in the user data folder (``$XDG_DATA_HOME/ganzoo`` on Linux; platformdirs elsewhere)."""
+    return Path(platformdirs.user_data_dir(APP, appauthor=False))
+
+
 def user_registry() -> Path:
     """The registry in the user data folder, used when no other is named or found."""
-    return Path(platformdirs.user_data_dir(APP, appauthor=False)) / PROJECT_FOLDER
+    return user_data_dir() / PROJECT_FOLDER
 
 
 def mark_registry(root: Path) -> None:

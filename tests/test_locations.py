@@ -190,3 +190,13 @@ def test_the_cache_key_follows_the_content_of_the_dataset():
     d = ganzoo.Dataset(name="same", data=data.clone(), labels=(torch.arange(10) + 1) % 2, num_classes=2)
     assert classifier.dataset_key(a) == classifier.dataset_key(b)
     assert len({classifier.dataset_key(x) for x in (a, c, d)}) == 3
+
+
+def test_the_default_data_folder_is_in_the_user_data_folder(monkeypatch, tmp_path):
+    from ganzoo.data.core import default_data_dir
+    from ganzoo.locations import user_data_dir, user_registry
+
+    monkeypatch.delenv("GANZOO_DATA", raising=False)
+    assert default_data_dir() == user_data_dir() and user_registry().parent == user_data_dir()
+    monkeypatch.setenv("GANZOO_DATA", str(tmp_path / "mine"))
+    assert default_data_dir() == tmp_path / "mine"

@@ -28,11 +28,12 @@ RESIZE_MODE = "bilinear-antialias"  # how resize_uint8 resamples; recorded in Da
 
 
 def default_data_dir() -> Path:
-    """``$GANZOO_DATA``, else the per-user data directory (``$XDG_DATA_HOME/ganzoo``)."""
+    """``$GANZOO_DATA``, else ganzoo's folder in the user data folder (``$XDG_DATA_HOME/ganzoo`` on Linux)."""
+    from ..locations import user_data_dir
+
     if env := os.environ.get("GANZOO_DATA"):
         return Path(env).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "ganzoo"
+    return user_data_dir()
 
 
 @dataclass(frozen=True)
