@@ -17,6 +17,7 @@ from typing import IO, Any
 from .errors import StorageError
 
 __all__ = [
+    "format_bytes",
     "fsync_dir",
     "json_safe",
     "library_versions",
@@ -177,3 +178,12 @@ def read_or_refuse(path: Path, where: str, error: type[Exception]) -> bytes:
         raise error(f"{where}: {path} is missing") from exc
     except OSError as exc:
         raise error(f"{where}: cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def format_bytes(n: float) -> str:
+    """``n`` bytes for people: 950 bytes, 12.3 KB, 1.2 GB (powers of 1000)."""
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1000
+    raise AssertionError  # pragma: no cover

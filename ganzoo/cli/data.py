@@ -40,7 +40,8 @@ def _row(entry: Any) -> dict[str, Any]:
 
 
 def _show(as_json: bool) -> None:
-    from ..data.cache import cache_folder, format_bytes, list_caches
+    from ..data.cache import cache_folder, list_caches
+    from ..fileio import format_bytes
     from .output import print_json, print_table, say
 
     rows = [_row(e) for e in list_caches()]
@@ -74,7 +75,8 @@ def data_clear(folder: Path | None, yes: bool) -> None:
     ganzoo data clear ~/pictures/faces     the cache of one folder
     ganzoo data clear --yes                everything, without asking
     """
-    from ..data.cache import cache_folder, caches_of, clear_caches, format_bytes, list_caches
+    from ..data.cache import cache_folder, caches_of, clear_caches, list_caches
+    from ..fileio import format_bytes
     from .output import say
 
     where = cache_folder()

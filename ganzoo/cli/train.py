@@ -327,6 +327,7 @@ def _train_and_publish(resolved: Any, run_dir: Path | None, resume: Path | None,
 
 def _say_checkpoint(run_dir: Path, steps: int, *, remove: bool) -> None:
     """Where the run's checkpoint is and how to continue from it, or its removal (--no-checkpoint)."""
+    from ..fileio import format_bytes
     from ..training.runfolder import CHECKPOINT
     from .output import say
 
@@ -338,7 +339,7 @@ def _say_checkpoint(run_dir: Path, steps: int, *, remove: bool) -> None:
         say("Checkpoint removed (--no-checkpoint): the run folder keeps its metrics and grids.")
         return
     size = path.stat().st_size
-    say(f"Checkpoint: {path} ({size / 1e6:.1f} MB); train further with: "
+    say(f"Checkpoint: {path} ({format_bytes(size)}); train further with: "
         f"ganzoo train --resume {_quoted(run_dir)} --steps {steps * 2}")
 
 

@@ -44,7 +44,7 @@ from ..fileio import load_json, utc_now, write_atomic
 from ..locations import cache_dir
 
 __all__ = ["FORMAT", "SUFFIX", "CacheEntry", "CacheHeader", "Unusable", "cache_folder", "caches_of", "clear_caches",
-           "entry_path", "folder_key", "format_bytes", "list_caches", "open_pixels", "read_header", "write_cache"]
+           "entry_path", "folder_key", "list_caches", "open_pixels", "read_header", "write_cache"]
 
 FORMAT = 1  # bump when the layout or the meaning of a header field changes: older files are rebuilt
 MAGIC = b"GANZOO-IMAGE-CACHE\n"
@@ -324,12 +324,3 @@ def clear_caches(entries: list[CacheEntry], *, leftovers: bool = False) -> list[
         for path in folder.glob(f".*{SUFFIX}.*.tmp"):
             path.unlink(missing_ok=True)
     return removed
-
-
-def format_bytes(n: float) -> str:
-    """``n`` bytes for people: 950 bytes, 12.3 KB, 1.2 GB (powers of 1000)."""
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
-        n /= 1000
-    raise AssertionError  # pragma: no cover

@@ -21,7 +21,7 @@ from typing import Any, TypeAlias
 
 import torch
 
-from .cache import format_bytes
+from ..fileio import format_bytes
 from .core import Dataset, TensorSampler
 from .folder import CACHED, DECODED, MEMORY, FolderDataset
 
