@@ -93,6 +93,10 @@ def test_a_fine_tuned_run_resumes_from_its_checkpoint_not_from_its_parent(cli_ru
     assert "Started from dcgan-digits:1" in out
     config = json.loads((tmp_path / "ft" / "config.json").read_text())
     assert config["init_from"] == "dcgan-digits:1"
+    cli_run("train", "--resume", "ft", "--steps", "6", "--name", "tuned")
+    parent = Registry().read_manifest("tuned").body["parent"]
+    assert parent["ref"] == "dcgan-digits:1"
+    assert parent["generator_sha256"] == manifest_sha(Registry(), "dcgan-digits:1")
 
 
 def test_a_model_without_a_stored_discriminator_starts_with_a_new_one(cli_run, tmp_path, one_thread):

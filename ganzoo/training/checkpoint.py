@@ -5,9 +5,9 @@ is a ``torch.save`` of plain types and tensors only (no pickled objects), read b
 ``torch.load(weights_only=True)``. It holds both networks, the EMA generator, both optimizers,
 the step, every random state (torch's CPU and CUDA generators, the data sampler's generator
 and its epoch order and position, Python's ``random``, the augmentation's stream), the
-augmentation's state (ADA's p), the fixed sample noise, the history so far and the config:
-with ``deterministic=True`` on the same machine a resumed run continues exactly as an
-uninterrupted one would.
+augmentation's state (ADA's p), the fixed sample noise, the history so far, the config and
+the stored model a fine-tuning run started from: with ``deterministic=True`` on the same
+machine a resumed run continues exactly as an uninterrupted one would.
 
 Both files are replaced each atomically: written to a temporary name in the same folder,
 fsynced, renamed over the old one, and the folder fsynced. A crash at any moment
@@ -64,6 +64,7 @@ def run_state(state: TrainState) -> dict[str, Any]:
         "history": [dict(r) for r in state.history],
         "seconds": float(state.seconds),
         "world_size": state.sampler.world,  # processes that trained it (the global batch is batch_size x this)
+        "parent": json.dumps(state.parent),  # the stored model a fine-tuning run started from, as recorded
         **({"augment": _augment_state(state)} if state.augmentation is not None else {}),
     }
 
@@ -212,6 +213,9 @@ def restore(state: TrainState, payload: Mapping[str, Any]) -> None:
     state.history[:] = [dict(r) for r in payload["history"]]
     state.seconds = float(payload["seconds"])
     state.step = step
+    if isinstance(payload.get("parent"), str):  # checkpoints written before it was kept have none
+        parent = json.loads(payload["parent"])
+        state.parent = parent if isinstance(parent, dict) else None
 
 
 def _restore_augment(state: TrainState, saved: Any) -> None:

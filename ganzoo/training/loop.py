@@ -161,7 +161,7 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
         state.augmentation, state.augment_rng = augmentation, _augment_stream(config.seed, device, world.rank)
     if checkpoint is not None:
         restore(state, checkpoint)  # weights, optimizers, random states, history: the run continues exactly
-        state.parent = _parent_of(config)
+        state.parent = state.parent or _parent_of(config)
         for opt in (opt_g, opt_d):
             settle_optimizer(opt, fused=fused, capturable=config.cuda_graphs)
     if checks == "eager":
@@ -337,7 +337,7 @@ def _start_from(ref: str | None, spec: Any, G: nn.Module, D: nn.Module, registry
 
 
 def _parent_of(config: TrainConfig) -> dict[str, str] | None:
-    """A resumed run's parent as its config records it (the weights came from the checkpoint)."""
+    """A resumed run's parent as its config records it, for a checkpoint that kept none."""
     return {"ref": config.init_from} if config.init_from is not None else None
 
 
