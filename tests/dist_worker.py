@@ -6,8 +6,10 @@ MODE ``fit`` trains through the Python API: every rank writes the hash of its G 
 parameters at each checkpoint step to ``OUT/rank<r>.json``; rank 0 also writes the final
 weights to ``OUT/final.safetensors``. MODE ``nan`` does the same but makes rank 1's
 discriminator produce NaN at a chosen step, and each rank writes the error it got to
-``OUT/rank<r>.err``. MODE ``cli`` runs ``ganzoo`` with the given arguments; ranks other than 0
-record every write they make under the watched folders to ``OUT/writes<r>.json``.
+``OUT/rank<r>.err``. MODE ``interrupt`` sends rank 1 a SIGINT (a Ctrl-C) during a chosen step,
+and each rank writes the step it stopped after to ``OUT/rank<r>.stop``. MODE ``cli`` runs
+``ganzoo`` with the given arguments; ranks other than 0 record every write they make under
+the watched folders to ``OUT/writes<r>.json``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,14 +33,15 @@ def _digest(module: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def run_fit(out: Path, spec: dict[str, Any], rank: int, nan_step: int | None) -> None:
+def run_fit(out: Path, spec: dict[str, Any], rank: int, nan_step: int | None,
+            interrupt_step: int | None = None) -> None:
     import safetensors.torch
 
     from ganzoo.training.checkpoint import Checkpointer
     from ganzoo.training.config import TrainConfig
     from ganzoo.training.distributed import init_from_env, shutdown
     from ganzoo.training.loop import fit
-    from ganzoo.training.state import Callback, TrainingDiverged
+    from ganzoo.training.state import Callback, TrainingDiverged, TrainingInterrupted
 
     init_from_env("cpu")
     hashes: dict[int, dict[str, str]] = {}
@@ -52,6 +56,8 @@ def run_fit(out: Path, spec: dict[str, Any], rank: int, nan_step: int | None) ->
             if nan_step is not None and rank == 1 and state.step == nan_step - 1:
                 with torch.no_grad():
                     next(state.discriminator.parameters()).fill_(float("nan"))
+            if interrupt_step is not None and rank == 1 and state.step == interrupt_step:
+                os.kill(os.getpid(), signal.SIGINT)  # as a Ctrl-C in this process's terminal would
 
     config = TrainConfig.from_dict(spec["config"])
     try:
@@ -62,6 +68,11 @@ def run_fit(out: Path, spec: dict[str, Any], rank: int, nan_step: int | None) ->
         (out / f"rank{rank}.err").write_text(str(exc))
         shutdown()
         sys.exit(3)
+    except TrainingInterrupted as exc:
+        (out / f"rank{rank}.stop").write_text(str(exc.step))
+        (out / f"rank{rank}.json").write_text(json.dumps(hashes))
+        shutdown()
+        sys.exit(130)
     (out / f"rank{rank}.json").write_text(json.dumps(hashes))
     if rank == 0:
         tensors = {f"G.{k}": v for k, v in result.generator.state_dict().items()}
@@ -106,7 +117,8 @@ def main() -> None:
     if mode == "cli":
         run_cli(out, spec["watched"], spec["args"], rank)
     else:
-        run_fit(out, spec, rank, spec.get("nan_step") if mode == "nan" else None)
+        run_fit(out, spec, rank, spec.get("nan_step") if mode == "nan" else None,
+                spec.get("interrupt_step") if mode == "interrupt" else None)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import torch.distributed as dist
 from click.testing import CliRunner
 
 from ganzoo.cli import cli
+from ganzoo.training.checkpoint import load_checkpoint
 from ganzoo.training.config import TrainConfig
 from ganzoo.training.loop import fit
 
@@ -102,6 +103,19 @@ def test_nan_on_one_rank_stops_every_rank(tmp_path: Path) -> None:
     for r in (0, 1):
         message = (tmp_path / "out" / f"rank{r}.err").read_text()
         assert "at step 4 on rank 1" in message, message
+
+
+def test_ctrl_c_on_one_rank_stops_every_rank_after_the_same_step(tmp_path: Path) -> None:
+    """Rank 1 gets SIGINT during step 5; the ranks vote without waiting on the device, reading each vote two
+    steps later (distributed.StopVote), so both stop after step 7 and rank 0 checkpoints that step."""
+    run_dir = tmp_path / "run"
+    spec = {"config": _config(architecture="gan", dataset="ring8", steps=200, batch_size=16, ema=0.0,
+                              checkpoint_every=100), "interrupt_step": 5, "run_dir": str(run_dir)}
+    done = torchrun("interrupt", tmp_path / "out", spec, timeout=60)
+    assert done.returncode != 0
+    stops = [(tmp_path / "out" / f"rank{r}.stop").read_text() for r in (0, 1)]
+    assert stops == ["7", "7"], done.stderr[-2000:]
+    assert load_checkpoint(run_dir)["step"] == 7
 
 
 def test_resume_a_two_process_run_in_two_processes_and_in_one(tmp_path: Path) -> None:

@@ -338,11 +338,18 @@ def test_cuda_graphs_train_as_eager_execution_does(options: dict[str, Any]) -> N
 
 
 @CUDA
-def test_cuda_graphs_replay_without_host_synchronisation() -> None:
-    """Between two logged steps the loop never waits for the GPU (sync debug mode raises on a wait)."""
+@pytest.mark.parametrize("options", [
+    {"cuda_graphs": True},
+    {"cuda_graphs": True, "architecture": "cdcgan"},
+    {},
+    {"architecture": "cdcgan"},
+], ids=["graphs", "graphs-conditional", "deferred", "deferred-conditional"])
+def test_the_loop_runs_without_host_synchronisation(options: dict[str, Any]) -> None:
+    """Between two logged steps the loop never waits for the GPU (sync debug mode raises on a wait): with
+    graphs, and with the default (deferred) checks in eager execution; conditional runs draw labels too."""
 
     class Strict(Callback):
-        """From step 6 (the updates were captured at step 4), every step that reads nothing is strict."""
+        """From step 6 (graphs capture the updates at step 4), every step that reads nothing is strict."""
 
         def on_step_end(self, state: TrainState, metrics: dict[str, torch.Tensor]) -> None:
             upcoming = state.step + 1
@@ -350,7 +357,7 @@ def test_cuda_graphs_replay_without_host_synchronisation() -> None:
             torch.cuda.set_sync_debug_mode(2 if upcoming >= 6 and not reads else 0)
 
     try:
-        fit(_config(steps=30, log_every=10, device="cuda", cuda_graphs=True), callbacks=[Strict()])
+        fit(_config(steps=30, log_every=10, device="cuda", **options), callbacks=[Strict()])
     finally:
         torch.cuda.set_sync_debug_mode(0)
 

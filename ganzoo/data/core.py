@@ -193,7 +193,7 @@ class TensorSampler:
         """The next batch: floats in the model's range, and labels (or None)."""
         step = self.batch_size * self.world
         if self._pos + step > len(self._order):
-            self._order = torch.randperm(len(self.data), generator=self.generator).to(self.device)
+            self._order = self._upload(torch.randperm(len(self.data), generator=self.generator))
             self._pos = 0
         start = self._pos + self.rank * self.batch_size
         idx = self._order[start : start + self.batch_size]
@@ -219,5 +219,13 @@ class TensorSampler:
         """Labels drawn from the data's label distribution (for a conditional generator)."""
         if self.labels is None:
             return None
-        idx = torch.randint(len(self.labels), (n * self.world,), generator=self.generator).to(self.device)
+        idx = self._upload(torch.randint(len(self.labels), (n * self.world,), generator=self.generator))
         return self.labels.index_select(0, idx[self.rank * n : (self.rank + 1) * n])
+
+    def _upload(self, indices: torch.Tensor) -> torch.Tensor:
+        """Indices drawn on the host, on the training device. To a GPU through pinned memory without waiting:
+        a plain copy from pageable memory would stop the host until the device has run every kernel
+        queued before it, once per step."""
+        if self.device.type != "cuda":
+            return indices.to(self.device)
+        return indices.pin_memory().to(self.device, non_blocking=True)

@@ -10,6 +10,7 @@ the process group (NCCL on CUDA, gloo elsewhere) and :func:`fit` trains with one
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,7 +20,7 @@ import torch.distributed as dist
 
 from ..errors import ConfigError
 
-__all__ = ["World", "current_world", "init_from_env", "launch", "shutdown"]
+__all__ = ["StopVote", "World", "current_world", "init_from_env", "launch", "shutdown"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,47 @@ class World:
         on the host: with NCCL the all-reduce is queued on the device like any kernel."""
         if self.distributed:
             dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+
+
+class StopVote:
+    """The ranks of a run agree to stop (a Ctrl-C on any of them) without the host waiting on the device each step.
+
+    Each step's local wish joins an all-reduce that is queued like any kernel; its result is read
+    ``lag`` steps later, when the device finished it long ago, so every rank stops after the same
+    step, ``lag`` steps after the one that asked. The host runs at most ``lag`` steps ahead of the
+    device. The last step waits for every vote still open, so a Ctrl-C is never lost. In a world
+    of one the wish is the decision, at once.
+    """
+
+    def __init__(self, world: World, lag: int = 2) -> None:
+        self.world = world
+        self.lag = lag
+        self._open: deque[tuple[torch.Tensor, torch.cuda.Event | None]] = deque()
+
+    def __call__(self, wish: bool, *, last: bool = False) -> bool:
+        """True on every rank, at the same step, once any rank wished to stop ``lag`` steps ago (at the last
+        step: at any time)."""
+        if not self.world.distributed:
+            return wish
+        device = _collective_device()
+        vote = torch.full((1,), int(wish), dtype=torch.int32, device=device)
+        dist.all_reduce(vote, op=dist.ReduceOp.MAX)  # NCCL: queued on the device; gloo: done on the host
+        event = None
+        if device.type == "cuda":
+            result = torch.empty(1, dtype=torch.int32, pin_memory=True)
+            result.copy_(vote, non_blocking=True)
+            event = torch.cuda.Event()
+            event.record()
+            vote = result
+        self._open.append((vote, event))
+        due = len(self._open) if last else len(self._open) - self.lag
+        stop = False
+        for _ in range(max(0, due)):
+            result, done = self._open.popleft()
+            if done is not None:
+                done.synchronize()  # long finished, except at the last step
+            stop = stop or bool(result[0])
+        return stop
 
 
 def _collective_device() -> torch.device:

@@ -34,7 +34,7 @@ from ..models import Generator
 from .batchnorm import recalibrate_for_sampling
 from .checkpoint import load_checkpoint, restore
 from .config import TrainConfig
-from .distributed import World, current_world
+from .distributed import StopVote, World, current_world
 from .graphs import GraphedUpdates, check_graph_options, device_learning_rates
 from .guard import DeferredGuard, EagerGuard, Guard, nan_check_strategy, settle_optimizer
 from .state import Callback, TrainingDiverged, TrainingInterrupted, TrainResult, TrainState, metric_values
@@ -246,6 +246,7 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
     started_at = state.step  # where a resumed run continues
     start = time.perf_counter() - state.seconds
     guard.start(state.step)
+    stop_vote = StopVote(world)  # a Ctrl-C on any rank stops every rank after the same step
     for step in range(state.step + 1, config.steps + 1):
         loss.set_progress(step, config.steps)  # every registered loss is a ganzoo.Loss
         if config.lr_decay:  # a function of the step alone, so a resumed run follows the same schedule
@@ -292,7 +293,7 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
             history.append({"step": step, **metric_values(metrics), "seconds": state.seconds})  # one transfer
         for cb in callbacks:
             cb.on_step_end(state, metrics)
-        if world.any(interrupted()):  # every rank stops after the same step
+        if stop_vote(interrupted(), last=step == config.steps):  # every rank stops after the same step
             guard.read(state)
             for cb in callbacks:
                 cb.on_interrupt(state)
