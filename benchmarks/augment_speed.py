@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import time
 import warnings
@@ -40,6 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from machine import cpu_name
 
 import ganzoo
 
@@ -119,12 +119,7 @@ def _host_syncs(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, wei
 
 
 def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            name = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), None)
-    except OSError:
-        name = None
-    return f"{name or platform.processor() or 'CPU'}, {os.cpu_count()} cores"
+    return f"{cpu_name()}, {os.cpu_count()} cores"
 
 
 def main() -> None:

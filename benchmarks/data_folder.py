@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -38,6 +37,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_name
 
 SIZE = 64
 PER_TASK = 500
@@ -131,14 +131,6 @@ def _child(args: list[str], env: dict[str, str]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:
@@ -179,7 +171,7 @@ def main() -> None:
         cache_bytes = sum(p.stat().st_size for p in (work / "cache").rglob("*.images"))
         import torch
 
-        print(f"date: {time.strftime('%Y-%m-%d')}; torch {torch.__version__}; CPU: {cpu_model()} "
+        print(f"date: {time.strftime('%Y-%m-%d')}; torch {torch.__version__}; CPU: {cpu_name()} "
               f"({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}); device: {args.device}")
         print(f"folder: {args.n:,} PNGs of {SIZE}x{SIZE} RGB, {on_disk / 1e6:,.0f} MB"
               + (f", written in {made:.0f} s" if made else ""))

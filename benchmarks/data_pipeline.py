@@ -21,7 +21,6 @@ the default loss and options) taken by one ``sampler.next()``.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torchvision
+from machine import cpu_name
 from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision import transforms
@@ -40,14 +40,6 @@ from ganzoo.data.cifar import CIFAR10_SPEC, load_cifar10
 BATCH = 64
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def images(data_dir: str | None) -> tuple[Dataset, str]:
@@ -157,7 +149,7 @@ def main() -> None:
 
     gpu = f", {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""
     print(f"date: {time.strftime('%Y-%m-%d')}; torch {torch.__version__}, torchvision {torchvision.__version__}; "
-          f"CPU: {cpu_model()} ({torch.get_num_threads()} threads); device: {device}{gpu}")
+          f"CPU: {cpu_name()} ({torch.get_num_threads()} threads); device: {device}{gpu}")
     print(f"data: {what}, {tuple(ds.data.shape)} uint8, batch {BATCH}")
     print(f"ganzoo TensorSampler.next:         {ours * 1e6:9.1f} us/batch  {1 / ours:9.0f} batches/s")
     print(f"torchvision ToTensor+Normalize+DL: {theirs * 1e6:9.1f} us/batch  {1 / theirs:9.0f} batches/s")

@@ -11,7 +11,6 @@ of each predicted class (an untrained generator is judged too, as the floor).
 from __future__ import annotations
 
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import time
 
 import numpy as np
 import torch
+from machine import cpu_name
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
@@ -49,9 +49,7 @@ def main() -> None:
     held_out = classifier.predict_proba(x[1500:])
     untrained, _ = ganzoo.create("dcgan", data_shape=(1, 8, 8))
 
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")),
-               platform.processor())
-    print(f"date {time.strftime('%Y-%m-%d')}; torch {torch.__version__}; CPU {cpu}, {os.cpu_count()} cores")
+    print(f"date {time.strftime('%Y-%m-%d')}; torch {torch.__version__}; CPU {cpu_name()}, {os.cpu_count()} cores")
     print(f"command: ganzoo train dcgan {' '.join(extra)}")
     print(f"wall time {wall:.1f} s (target < 300 s); peak RSS {peak_mb:.0f} MB")
     print(f"classifier on held-out real digits: accuracy {classifier.score(x[1500:], digits.target[1500:]):.3f}, "

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import platform
 import resource
 import statistics
 import subprocess
@@ -43,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from machine import machine_name
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -70,23 +70,28 @@ def _init(m: nn.Module) -> None:  # DCGAN's init: N(0, 0.02) weights, BatchNorm 
             nn.init.zeros_(layer.bias)
 
 
-def reference_dcgan() -> tuple[nn.Module, nn.Module]:
-    """The layers of ganzoo's dcgan at 32x32, written out as two ``nn.Sequential``."""
-    g = nn.Sequential(
-        nn.ConvTranspose2d(LATENT, NGF * 4, 4, 1, 0, bias=False), nn.BatchNorm2d(NGF * 4), nn.ReLU(True),
-        nn.ConvTranspose2d(NGF * 4, NGF * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(NGF * 2), nn.ReLU(True),
-        nn.ConvTranspose2d(NGF * 2, NGF, 4, 2, 1, bias=False), nn.BatchNorm2d(NGF), nn.ReLU(True),
-        nn.ConvTranspose2d(NGF, 3, 4, 2, 1), nn.Tanh(),
-    )
-    d = nn.Sequential(
-        nn.Conv2d(3, NDF, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(NDF, NDF * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(NDF * 2), nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(NDF * 2, NDF * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(NDF * 4), nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(NDF * 4, 1, 4, 1, 0), nn.Sigmoid(),
-    )
-    _init(g)
-    _init(d)
-    return g, d
+def reference_dcgan(size: int = IMAGE) -> tuple[nn.Module, nn.Module]:
+    """The layers of ganzoo's dcgan at ``size`` x ``size`` (a power of two, 16 or more), written out as two
+    ``nn.Sequential``: one up-sampling (down-sampling) stage per doubling from 4x4, widths doubling
+    away from the image, as ganzoo derives them. (Below 16, ganzoo adds layers this does not write.)"""
+    stages = size.bit_length() - 3  # 32 -> 3, 64 -> 4
+    if size < 16 or size != 4 << stages:
+        raise SystemExit(f"--image-size must be a power of two, 16 or more; got {size}")
+    g: list[nn.Module] = [nn.ConvTranspose2d(LATENT, NGF << (stages - 1), 4, 1, 0, bias=False),
+                          nn.BatchNorm2d(NGF << (stages - 1)), nn.ReLU(True)]
+    for i in range(stages - 1, 0, -1):
+        g += [nn.ConvTranspose2d(NGF << i, NGF << (i - 1), 4, 2, 1, bias=False), nn.BatchNorm2d(NGF << (i - 1)),
+              nn.ReLU(True)]
+    g += [nn.ConvTranspose2d(NGF, 3, 4, 2, 1), nn.Tanh()]
+    d: list[nn.Module] = [nn.Conv2d(3, NDF, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+    for i in range(stages - 1):
+        d += [nn.Conv2d(NDF << i, NDF << (i + 1), 4, 2, 1, bias=False), nn.BatchNorm2d(NDF << (i + 1)),
+              nn.LeakyReLU(0.2, inplace=True)]
+    d += [nn.Conv2d(NDF << (stages - 1), 1, 4, 1, 0), nn.Sigmoid()]
+    gen, disc = nn.Sequential(*g), nn.Sequential(*d)
+    _init(gen)
+    _init(disc)
+    return gen, disc
 
 
 def reference_mlp(dim: int = 2, hidden: int = 128, depth: int = 3) -> tuple[nn.Module, nn.Module]:
@@ -109,7 +114,7 @@ def reference_mlp(dim: int = 2, hidden: int = 128, depth: int = 3) -> tuple[nn.M
 def reference_run(kind: str, data: torch.Tensor, batch: int, steps: int, device: torch.device,
                   on_step: Callable[[int], None]) -> None:
     """The hand-written loop: D on real + detached fake, then G through the same fake batch."""
-    g, d = reference_dcgan() if kind == "dcgan" else reference_mlp(data.shape[1])
+    g, d = reference_dcgan(data.shape[-1]) if kind == "dcgan" else reference_mlp(data.shape[1])
     g.to(device).train()
     d.to(device).train()
     opt_g = torch.optim.Adam(g.parameters(), lr=LR, betas=BETAS)
@@ -253,19 +258,25 @@ def compile_mode(mode: str | None) -> Iterator[None]:
         ganzoo.training.loop._compiled = plain
 
 
-def synthetic_images(n: int = 2048, seed: int = 0) -> ganzoo.Dataset:
-    """CIFAR-10-shaped uint8 images (no copy of CIFAR-10 is needed to time a step)."""
+def synthetic_images(n: int = 2048, seed: int = 0, size: int = IMAGE) -> ganzoo.Dataset:
+    """CIFAR-10-shaped uint8 images at ``size`` (no copy of CIFAR-10 is needed to time a step)."""
     g = torch.Generator().manual_seed(seed)
-    data = torch.randint(0, 256, (n, 3, IMAGE, IMAGE), dtype=torch.uint8, generator=g)
-    return ganzoo.Dataset(name="synthetic-32", data=data)
+    data = torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8, generator=g)
+    return ganzoo.Dataset(name=f"synthetic-{size}", data=data)
 
 
-def run_setup(setup: Setup, device: torch.device, steps: int, warmup: int, count: bool = False) -> StepClock:
-    """One fresh run of ``warmup + steps`` steps; returns its clock."""
-    batch = 64 if setup.kind == "dcgan" else 512
+def default_batch(kind: str) -> int:
+    return 64 if kind == "dcgan" else 512
+
+
+def run_setup(setup: Setup, device: torch.device, steps: int, warmup: int, count: bool = False, *,
+              size: int = IMAGE, batch: int | None = None) -> StepClock:
+    """One fresh run of ``warmup + steps`` steps at ``batch`` (DCGAN: of ``size`` x ``size`` images); its clock."""
+    batch = batch or default_batch(setup.kind)
     total = warmup + steps + 1
     clock = StepClock(device, warmup, count_step=2 if count else None, total=total)  # a warm-up step: not timed
-    dataset = synthetic_images() if setup.kind == "dcgan" else ganzoo.data.loading.load_dataset("ring8")
+    dataset = synthetic_images(max(2048, 2 * batch), size=size) if setup.kind == "dcgan" else \
+        ganzoo.data.loading.load_dataset("ring8")
     if setup.options is None:
         reference_run(setup.kind, dataset.data, batch, total, device, clock)
     else:
@@ -293,19 +304,21 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, n: int = 2048, repeats
     return 2 * n**3 / best
 
 
-def peak_memory_mb(setup_index: int, kind: str, device: str, compile_: bool) -> float:
+def peak_memory_mb(setup_index: int, kind: str, device: str, compile_: bool, size: int = IMAGE,
+                   batch: int | None = None) -> float:
     """Peak resident memory of one configuration, run alone in a fresh process."""
     out = subprocess.run(
         [sys.executable, __file__, "--child", str(setup_index), "--child-kind", kind, "--device", device,
+         "--image-size", str(size), *(["--batch", str(batch)] if batch else []),
          *(["--compile"] if compile_ else [])],
         check=True, capture_output=True, text=True)
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def child(index: int, kind: str, device: torch.device, compile_: bool) -> None:
+def child(index: int, kind: str, device: torch.device, compile_: bool, size: int, batch: int | None) -> None:
     cuda = device.type == "cuda"
     setups = dcgan_setups(compile_, cuda) if kind == "dcgan" else mlp_setups(cuda)
-    run_setup(setups[index], device, steps=5, warmup=2)
+    run_setup(setups[index], device, steps=5, warmup=2, size=size, batch=batch if kind == "dcgan" else None)
     if device.type == "cuda":
         print(torch.cuda.max_memory_allocated(device) / 2**20)
     else:
@@ -323,26 +336,27 @@ def _peak_rss_mb() -> float:
 
 
 def measure(setups: list[Setup], device: torch.device, rounds: int, steps: int, warmup: int,
-            label: str) -> dict[str, dict[str, Any]]:
+            label: str, *, size: int = IMAGE, batch: int | None = None) -> dict[str, dict[str, Any]]:
     per_round: dict[str, list[float]] = {s.name: [] for s in setups}
     flops: dict[str, int | None] = {}
     for r in range(rounds):
         for s in setups:
-            clock = run_setup(s, device, steps, warmup, count=(r == 0))
+            clock = run_setup(s, device, steps, warmup, count=(r == 0), size=size, batch=batch)
             if r == 0:
                 flops[s.name] = clock.flops
             per_round[s.name].append(clock.seconds_per_step())
             print(f"  [{label}] round {r + 1}/{rounds} {s.name}: {clock.seconds_per_step() * 1e3:.1f} ms/step",
                   file=sys.stderr, flush=True)
     ref = setups[0].name
-    batch = 64 if setups[0].kind == "dcgan" else 512
+    batch = batch or default_batch(setups[0].kind)
     out = {}
     for s in setups:
         ratios = [a / b for a, b in zip(per_round[ref], per_round[s.name], strict=True)]
         sec = statistics.median(per_round[s.name])
         out[s.name] = {"what": s.what, "ms_per_step": sec * 1e3, "images_per_s": batch / sec,
                        "ratio": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
-                       "flops_per_step": flops[s.name], "precision": (s.options or {}).get("precision", "fp32")}
+                       "flops_per_step": flops[s.name], "precision": (s.options or {}).get("precision", "fp32"),
+                       "batch": batch, "image_size": size if s.kind == "dcgan" else None}
     return out
 
 
@@ -356,6 +370,11 @@ def main() -> None:
     p.add_argument("--skip-mlp", action="store_true")
     p.add_argument("--skip-memory", action="store_true")
     p.add_argument("--memory-only", action="store_true", help="only the peak memory of each configuration")
+    p.add_argument("--image-size", type=int, default=IMAGE, help="DCGAN image size (a power of two; default 32)")
+    p.add_argument("--batch", type=int, default=None, help="DCGAN batch size (default 64)")
+    p.add_argument("--sweep", default=None, metavar="B1,B2,...",
+                   help="instead of the table: the reference, the defaults and the fast path at each DCGAN batch "
+                        "size, with the share of peak of each (where the device saturates)")
     p.add_argument("--json", default=None, help="also write the results to this file")
     p.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--child-kind", default="dcgan", help=argparse.SUPPRESS)
@@ -364,55 +383,110 @@ def main() -> None:
         p.error("--warmup must be at least 2 (step 2 is the one whose FLOPs are counted)")
     device = torch.device(args.device)
     if args.child is not None:
-        child(args.child, args.child_kind, device, args.compile)
+        child(args.child, args.child_kind, device, args.compile, args.image_size, args.batch)
         return
 
     cuda = device.type == "cuda"
     if args.memory_only:
         for kind, setups in (("dcgan", dcgan_setups(args.compile, cuda)), ("mlp", mlp_setups(cuda))):
             for i, s in enumerate(setups):
-                print(f"| {s.name} | {peak_memory_mb(i, kind, args.device, args.compile):.0f} MB |")
+                mb = peak_memory_mb(i, kind, args.device, args.compile, args.image_size, args.batch)
+                print(f"| {s.name} | {mb:.0f} MB |")
         return
-    size = 8192 if device.type == "cuda" else 2048  # large enough to reach the device's peak
-    peaks = {"fp32": matmul_peak(device, torch.float32, size), "bf16": matmul_peak(device, torch.bfloat16, size)}
+    peaks = matmul_peaks(device)
+    if args.sweep:
+        sweep(args, device, peaks)
+        return
     results = {"dcgan": measure(dcgan_setups(args.compile, cuda), device, args.rounds, args.steps, args.warmup,
-                                "dcgan")}
+                                "dcgan", size=args.image_size, batch=args.batch)}
     if not args.skip_mlp:
         results["mlp"] = measure(mlp_setups(cuda), device, args.rounds, max(args.steps, 50), args.warmup, "mlp")
-    peaks_after = {"fp32": matmul_peak(device, torch.float32, size),
-                   "bf16": matmul_peak(device, torch.bfloat16, size)}
-    peaks = {k: max(peaks[k], peaks_after[k]) for k in peaks}
+    peaks = {k: max(v, w) for (k, v), w in zip(peaks.items(), matmul_peaks(device).values(), strict=True)}
     if not args.skip_memory:
         for kind, setups in (("dcgan", dcgan_setups(args.compile, cuda)), ("mlp", mlp_setups(cuda))):
             if kind in results:
                 for i, s in enumerate(setups):
-                    results[kind][s.name]["peak_mb"] = peak_memory_mb(i, kind, args.device, args.compile)
+                    results[kind][s.name]["peak_mb"] = peak_memory_mb(i, kind, args.device, args.compile,
+                                                                      args.image_size, args.batch)
     for rows in results.values():
-        for row in rows.values():
-            if row["flops_per_step"]:
-                achieved = row["flops_per_step"] / (row["ms_per_step"] / 1e3)
-                row["tflops"] = achieved / 1e12
-                row["peak_share"] = achieved / peaks[row["precision"]]
+        add_peak_shares(rows, peaks)
 
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor()) if sys.platform == "linux" else platform.processor()
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{cpu}, {torch.get_num_threads()} threads"
+    where = machine_name(device)
     print(f"\n{time.strftime('%Y-%m-%d')} · torch {torch.__version__} · {where}")
     print(f"matmul peak: fp32 {peaks['fp32'] / 1e12:.3f} TFLOP/s, bf16 {peaks['bf16'] / 1e12:.3f} TFLOP/s")
+    print(f"DCGAN: {args.image_size}x{args.image_size}, batch {args.batch or default_batch('dcgan')}")
     print("| configuration | what | ms/step | images/s | x reference (median [min-max]) | GFLOP/step | "
           "share of peak | peak memory |")
     print("|---|---|---|---|---|---|---|---|")
     for rows in results.values():
         for name, r in rows.items():
             flops = f"{r['flops_per_step'] / 1e9:.2f}" if r["flops_per_step"] else "-"
-            share = f"{100 * r['peak_share']:.0f}% of {r['precision']}" if "peak_share" in r else "-"
             mem = f"{r['peak_mb']:.0f} MB" if "peak_mb" in r else "-"
-            print(f"| {name} | {r['what']} | {r['ms_per_step']:.1f} | {r['images_per_s']:.0f} | "
-                  f"**{r['ratio']:.2f}x** [{r['ratio_min']:.2f}-{r['ratio_max']:.2f}] | {flops} | {share} | {mem} |")
+            ratio = f"**{r['ratio']:.2f}x** [{r['ratio_min']:.2f}-{r['ratio_max']:.2f}]"
+            print(f"| {name} | {r['what']} | {r['ms_per_step']:.1f} | {r['images_per_s']:.0f} | {ratio} | {flops} | "
+                  f"{_share(r)} | {mem} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"date": time.strftime("%Y-%m-%d"), "torch": torch.__version__, "device": where,
                        "peaks": peaks, "results": results}, f, indent=2)
+
+
+def matmul_peaks(device: torch.device) -> dict[str, float]:
+    size = 8192 if device.type == "cuda" else 2048  # large enough to reach the device's peak
+    return {"fp32": matmul_peak(device, torch.float32, size), "bf16": matmul_peak(device, torch.bfloat16, size)}
+
+
+def add_peak_shares(rows: dict[str, dict[str, Any]], peaks: dict[str, float]) -> None:
+    """Each row's achieved TFLOP/s and its share of the matmul peak of its own precision."""
+    for row in rows.values():
+        if row["flops_per_step"]:
+            achieved = row["flops_per_step"] / (row["ms_per_step"] / 1e3)
+            row["tflops"] = achieved / 1e12
+            row["peak_share"] = achieved / peaks[row["precision"]]
+
+
+def _share(row: dict[str, Any]) -> str:
+    if "peak_share" not in row:
+        return "-"
+    share = 100 * row["peak_share"]
+    return f"{share:.{0 if share >= 10 else 1 if share >= 1 else 2}f}% of {row['precision']}"
+
+
+def sweep_setups(cuda: bool) -> list[Setup]:
+    """The rows of a batch sweep: the reference first, then the defaults and the fast path (replayed, on CUDA)."""
+    names = ["reference", "ganzoo", "ganzoo --fast", *(["ganzoo --fast --cuda-graphs"] if cuda else [])]
+    table = {s.name: s for s in dcgan_setups(False, cuda)}
+    return [table[n] for n in names]
+
+
+def sweep(args: argparse.Namespace, device: torch.device, peaks: dict[str, float]) -> None:
+    """Images/s and share of peak of the sweep's rows at each batch size: where the device saturates."""
+    try:
+        batches = [int(b) for b in args.sweep.split(",")]
+    except ValueError:
+        raise SystemExit(f"--sweep takes batch sizes separated by commas, e.g. 64,256,1024; got {args.sweep!r}") \
+            from None
+    results = {}
+    for batch in batches:
+        rows = measure(sweep_setups(device.type == "cuda"), device, args.rounds, args.steps, args.warmup,
+                       f"batch {batch}", size=args.image_size, batch=batch)
+        add_peak_shares(rows, peaks)
+        results[str(batch)] = rows
+    where = machine_name(device)
+    print(f"\n{time.strftime('%Y-%m-%d')} · torch {torch.__version__} · {where}")
+    print(f"matmul peak: fp32 {peaks['fp32'] / 1e12:.3f} TFLOP/s, bf16 {peaks['bf16'] / 1e12:.3f} TFLOP/s")
+    print(f"DCGAN {args.image_size}x{args.image_size}")
+    print("| batch | configuration | ms/step | images/s | x reference | TFLOP/s | share of peak |")
+    print("|---|---|---|---|---|---|---|")
+    for batch, rows in results.items():
+        for name, r in rows.items():
+            tflops = f"{r['tflops']:.3g}" if "tflops" in r else "-"
+            print(f"| {int(batch):,} | {name} | {r['ms_per_step']:.1f} | {r['images_per_s']:,.0f} | "
+                  f"{r['ratio']:.2f} | {tflops} | {_share(r)} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"date": time.strftime("%Y-%m-%d"), "torch": torch.__version__, "device": where,
+                       "image_size": args.image_size, "peaks": peaks, "sweep": results}, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -52,6 +51,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]  # fashion_fid.py beside this file,
 
 import fashion_fid  # noqa: E402
 import speed  # noqa: E402
+from machine import cpu_name  # noqa: E402
 
 import ganzoo  # noqa: E402
 from ganzoo.registry import Registry  # noqa: E402
@@ -76,11 +76,7 @@ SMOKE = {"steps": 4, "checkpoint_every": 2, "samples": 200, "limit": 100, "stack
 def machine(device: str) -> str:
     if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
         return f"{torch.cuda.get_device_name()} (torch {torch.__version__})"
-    cpu = platform.processor()
-    if sys.platform == "linux":
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
-    return f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads (torch {torch.__version__})"
+    return f"{cpu_name()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads (torch {torch.__version__})"
 
 
 # -- results.json, written as each piece finishes -------------------------------------------------------
