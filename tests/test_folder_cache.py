@@ -398,6 +398,49 @@ def test_training_through_the_prefetching_feeder_gives_the_same_weights(images, 
     assert all(torch.equal(v, reference[k]) for k, v in _weights(fed).items())
 
 
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def _on_cpu(batches: list) -> list:
+    return [tuple(t.cpu() if t is not None else None for t in batch) for batch in batches]
+
+
+@CUDA
+def test_on_cuda_the_prefetching_feeder_yields_the_resident_batches(images, monkeypatch):
+    dataset = load(images)
+    cuda = torch.device("cuda")
+    resident = feeder.make_sampler(dataset, 5, cuda, torch.Generator().manual_seed(3))
+    assert isinstance(resident, feeder.ResidentSampler) and resident.data.is_cuda
+    monkeypatch.setattr(feeder, "free_device_memory", lambda device: 1000)
+    fed = feeder.make_sampler(dataset, 5, cuda, torch.Generator().manual_seed(3))
+    assert isinstance(fed, feeder.PrefetchSampler) and not fed.data.is_cuda and fed._pixels[0].is_pinned()
+    a, b = _batches(resident, 14), _batches(fed, 14)
+    assert all(t.is_cuda for batch in b for t in batch if t is not None)
+    assert _equal(_on_cpu(a), _on_cpu(b))
+
+
+@CUDA
+def test_on_cuda_training_through_the_prefetching_feeder_never_waits_for_the_device(images, monkeypatch):
+    """The same weights as the resident path, and no host synchronisation between logged steps."""
+
+    class Strict(ganzoo.Callback):
+        def on_step_end(self, state, metrics):
+            upcoming = state.step + 1
+            reads = upcoming % state.config.log_every == 0 or upcoming >= state.config.steps
+            torch.cuda.set_sync_debug_mode(2 if upcoming >= 3 and not reads else 0)
+
+    config = ganzoo.TrainConfig(architecture="cdcgan", dataset="folder", data_dir=str(images), steps=9,
+                                batch_size=4, model=SMALL, ema=0.0, device="cuda", log_every=5)
+    resident = ganzoo.fit(config)
+    monkeypatch.setattr(feeder, "free_device_memory", lambda device: 1000)
+    try:
+        fed = ganzoo.fit(config, callbacks=[Strict()])
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    reference = {k: v.cpu() for k, v in _weights(resident).items()}
+    assert all(torch.allclose(v.cpu(), reference[k], rtol=1e-3, atol=1e-4) for k, v in _weights(fed).items())
+
+
 def test_train_prints_and_records_where_the_data_lives(cli_run, images, tmp_path, monkeypatch):
     args = ["train", "dcgan", "--dataset", "folder", "--data-dir", str(images), "--steps", "2", "--batch-size", "8",
             "-o", "base_channels=8", "--no-publish"]
