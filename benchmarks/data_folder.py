@@ -99,31 +99,42 @@ def phase_load(folder: str) -> dict:
             "rss_after_mb": _rss_now(), **_peak()}
 
 
-def phase_train(folder: str, in_memory: bool, steps: int, device: str, base_channels: int, skip: int) -> dict:
+def phase_train(folder: str, kind: str, steps: int, device: str, base_channels: int, skip: int) -> dict:
+    """One training run: ``kind`` "cache" (the memory-mapped cache, placed as ganzoo chooses), "memory"
+    (a copy in memory, as every built-in dataset) or "prefetch" (the cache, fed from host memory a
+    batch ahead, as when the data would not fit on the device)."""
     import torch
 
     import ganzoo
+    from ganzoo.data import feeder
     from ganzoo.data.loading import load_dataset
 
     ds = load_dataset("folder", data_dir=folder)
     source = ds.source
-    if in_memory:
+    if kind == "memory":
         ds = ganzoo.Dataset(ds.name, ds.data.clone(), ds.labels, ds.num_classes, ds.class_names, ds.preprocessing)
+    if kind == "prefetch":
+        feeder.free_device_memory = lambda device: 0  # type: ignore[assignment]  # nothing fits: host memory
 
     stamps: list[float] = []
+    feeders: list[str] = []
 
     class Stamp(ganzoo.Callback):
         def on_step_end(self, state, metrics) -> None:
             if state.device.type == "cuda":
                 torch.cuda.synchronize(state.device)
             stamps.append(time.perf_counter())
+            if not feeders:
+                feeders.append((feeder.placement_of(state.sampler) or {}).get("feeder", "?"))
 
     config = ganzoo.TrainConfig(architecture="dcgan", dataset="folder", data_dir=folder, steps=steps, batch_size=64,
                                 model={"base_channels": base_channels}, device=device, ema=0.0, log_every=10**6)
     result = ganzoo.fit(config, dataset=ds, callbacks=[Stamp()])
     step = statistics.median(b - a for a, b in zip(stamps[skip:], stamps[skip + 1 :], strict=False))
+    what = {"memory": "memory (a copy)", "cache": "memory-mapped cache", "prefetch": "cache, prefetched"}[kind]
     return {"images_per_s": 64 * config.d_steps / step, "step_ms": step * 1e3, "source": source,
-            "data": "memory (a copy)" if in_memory else "memory-mapped cache", "steps": result.steps, **_peak()}
+            "data": what, "feeder": feeders[-1] if feeders else None,
+            "steps": result.steps, **_peak()}
 
 
 def _child(args: list[str], env: dict[str, str]) -> dict:
@@ -149,8 +160,8 @@ def main() -> None:
     if args.phase == "load":
         print(json.dumps(phase_load(args.folder)))
         return
-    if args.phase in ("train-cache", "train-memory"):
-        print(json.dumps(phase_train(args.folder, args.phase == "train-memory", args.steps, args.device,
+    if args.phase in ("train-cache", "train-memory", "train-prefetch"):
+        print(json.dumps(phase_train(args.folder, args.phase.removeprefix("train-"), args.steps, args.device,
                                      args.base_channels, args.skip)))
         return
 
@@ -164,8 +175,11 @@ def main() -> None:
                   "--device", args.device, "--base-channels", str(args.base_channels)]
         first = _child(["--phase", "load", *common], env)
         second = _child(["--phase", "load", *common], env)
-        runs = {"train-cache": [], "train-memory": []}  # interleaved, the faster of each kept: a busy
-        for _ in range(0 if args.no_train else args.repeats):  # machine slows whichever run it happens to hit
+        # interleaved, the faster of each kept: a busy machine slows whichever run it happens to hit. On CUDA
+        # also the path of a dataset too big for the device, on the same images
+        runs: dict[str, list[dict]] = {"train-cache": [], "train-memory": [],
+                                       **({"train-prefetch": []} if args.device.startswith("cuda") else {})}
+        for _ in range(0 if args.no_train else args.repeats):
             for phase, done in runs.items():
                 done.append(_child(["--phase", phase, *common], env))
         cache_bytes = sum(p.stat().st_size for p in (work / "cache").rglob("*.images"))
@@ -182,11 +196,14 @@ def main() -> None:
               f"peak RSS {second['peak_rss_mb']:,.0f} MB (before loading {second['rss_before_mb']:,.0f} MB)")
         print(f"cache file: {cache_bytes / 1e6:,.0f} MB")
         if not args.no_train:
-            cached, memory = (max(runs[k], key=lambda r: r["images_per_s"]) for k in runs)
-            for run in (cached, memory):
-                print(f"dcgan 64x64 training on {run['data']:20}: {run['images_per_s']:8.1f} img/s "
+            best = {k.removeprefix("train-"): max(v, key=lambda r: r["images_per_s"]) for k, v in runs.items()}
+            for run in best.values():
+                print(f"dcgan 64x64 training on {run['data']:20} ({run['feeder']}): {run['images_per_s']:8.1f} img/s "
                       f"({run['step_ms']:.0f} ms/step, best of {args.repeats})  peak RSS {run['peak_rss_mb']:,.0f} MB")
-            print(f"cached / in-memory images/s: {cached['images_per_s'] / memory['images_per_s']:.3f}")
+            for kind in ("cache", "prefetch"):
+                if kind in best:
+                    print(f"{best[kind]['data']} / in-memory images/s: "
+                          f"{best[kind]['images_per_s'] / best['memory']['images_per_s']:.3f}")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
