@@ -26,8 +26,7 @@ phase() {  # phase NAME SECONDS COMMAND...
 }
 
 say "start on $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1)"
-python3 -m pip install --quiet --no-index --no-deps .gpu/wheels/*.whl >>"$log" 2>&1
-python3 -m pip install --quiet --no-deps --no-build-isolation -e . >>"$log" 2>&1 || { say "install failed"; exit 1; }
+python3 -m pip install --quiet --no-index --no-deps .gpu/wheels/*.whl >>"$log" 2>&1 || { say "install failed"; exit 1; }
 python3 -c "import torch, ganzoo; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" 2>&1 \
     | tee -a "$OUT/summary.txt"
 
