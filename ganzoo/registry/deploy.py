@@ -34,23 +34,11 @@ from torch import nn
 from ..errors import ConfigError
 from ..fileio import sha256_bytes, write_durable
 from ..models import Generator
+from .card import check_license, front_matter, license_line, md, md_table
 from .loading import load_generator
 from .manifest import table_of
 from .store import ModelRecord, Registry
-from .transfer import (
-    CONFIG,
-    GENERATOR_FORMATS,
-    README,
-    _md,
-    _table,
-    check_destination,
-    check_license,
-    export_body,
-    export_source,
-    front_matter,
-    license_line,
-    staged_export,
-)
+from .transfer import CONFIG, GENERATOR_FORMATS, README, check_destination, export_body, export_source, staged_export
 
 __all__ = ["FILES", "ONNX_HINT", "ONNX_OPSET", "OUTPUT", "export_generator"]
 
@@ -261,21 +249,21 @@ def _readme(record: ModelRecord, manifest: dict[str, Any], interface: dict[str, 
                "generator_ema" else "the trained weights (this version stores no moving average)")
     lines = [*front_matter(record, manifest, library="onnx" if onnx else None,
                            tags=("onnx",) if onnx else ("pytorch", "torchscript")), ""]
-    lines += [f"# {_md(record.name)} (version {_md(record.version)}): the generator as "
+    lines += [f"# {md(record.name)} (version {md(record.version)}): the generator as "
               f"{'ONNX' if onnx else 'TorchScript'}", ""]
-    lines += [f"The generator of the ganzoo model {_md(record.ref)} ({_md(manifest.get('architecture', '?'))}, "
-              f"trained on {_md(dataset.get('name', '?'))} for {_md(manifest.get('steps', '?'))} steps), with "
+    lines += [f"The generator of the ganzoo model {md(record.ref)} ({md(manifest.get('architecture', '?'))}, "
+              f"trained on {md(dataset.get('name', '?'))} for {md(manifest.get('steps', '?'))} steps), with "
               f"{weights}, in eval mode (BatchNorm layers use their running statistics). `{interface['file']}` "
               f"runs with {runs_with}." + (f" ONNX opset {ONNX_OPSET}." if onnx else ""), "", license_line(manifest)]
 
     z_text = ("latent vectors: every entry drawn independently from the standard normal distribution N(0, 1)"
-              if standard else f"latent vectors, drawn as the plugin draws them ({_md(z['distribution'])}), "
+              if standard else f"latent vectors, drawn as the plugin draws them ({md(z['distribution'])}), "
               "not from the standard normal")
     rows = [["z", "float32", _shape(z["shape"]), z_text]]
     if label is not None:
         low, high = label["range"]
         rows.append(["label", "int64", "[N]", f"the class of each sample, a whole number from {low} to {high}"])
-    lines += ["", "## Inputs", "", *_table(["name", "dtype", "shape", "what"], rows), "",
+    lines += ["", "## Inputs", "", *md_table(["name", "dtype", "shape", "what"], rows), "",
               "N, the batch size, is any number from 1 up; every row is one sample."]
     if out["kind"] == "images":
         what = (f"images, channels first (N, C, H, W) with C={shape[1]}, H={shape[2]}, W={shape[3]}; values in "
@@ -283,7 +271,7 @@ def _readme(record: ModelRecord, manifest: dict[str, Any], interface: dict[str, 
     else:
         what = ("vectors in the coordinates of the training data (its preprocessing is in config.json under "
                 "dataset.preprocessing)")
-    lines += ["", "## Output", "", *_table(["name", "dtype", "shape", "what"], [[OUTPUT, "float32", _shape(shape),
+    lines += ["", "## Output", "", *md_table(["name", "dtype", "shape", "what"], [[OUTPUT, "float32", _shape(shape),
                                                                                   what]])]
     lines += ["", "## Use", "", "```python"]
     batch = 16
@@ -312,7 +300,7 @@ def _readme(record: ModelRecord, manifest: dict[str, Any], interface: dict[str, 
                   "TorchScript (torch.jit.load warns so); `--format onnx` writes the same generator for onnxruntime.",
                   ""]
     lines += ["## Files", ""]
-    lines += _table(["file", "bytes", "sha256"], [[name, f["size"], f["sha256"]] for name, f in files.items()])
+    lines += md_table(["file", "bytes", "sha256"], [[name, f["size"], f["sha256"]] for name, f in files.items()])
     lines += ["", "`config.json` holds the model's full manifest (architecture, dataset, training, metrics), where "
               "it came from, this interface as data, and these hashes."]
     return "\n".join(lines) + "\n"
