@@ -142,6 +142,10 @@ def test_another_root_and_no_runs_at_all(cli_run, tmp_path):
     result = cli_run("runs", "--root", "nowhere", code=1)
     assert result.output.strip() == ("Error: cannot list the runs in nowhere: no such folder. Pass the folder "
                                      "that holds the run folders with --root (runs by default)")
+    slip = cli_run("runs", "elsewhere", code=2)  # the folder where --root DIR was meant
+    assert "'elsewhere' is a folder, not a subcommand of 'ganzoo runs'; to list the runs in it, pass it with " \
+           "--root: ganzoo runs --root elsewhere" in slip.output
+    assert "No such command 'nowhere'" in cli_run("runs", "nowhere", code=2).output  # not a folder: click's word
 
 
 def test_rm_asks_first_and_removes_the_whole_folder(runs, cli_run):

@@ -21,7 +21,18 @@ def _root_option(f: Any) -> Any:
                         help="The folder that holds the run folders [default: ./runs].")(f)
 
 
-@click.group("runs", cls=GanzooGroup, invoke_without_command=True, context_settings=CONTEXT)
+class _RunsGroup(GanzooGroup):
+    """``ganzoo runs DIR`` is a natural slip for ``ganzoo runs --root DIR``: say so instead of "No such command"."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
+                                                                            list[str]]:
+        if args and self.get_command(ctx, args[0]) is None and Path(args[0]).is_dir():
+            raise click.UsageError(f"{args[0]!r} is a folder, not a subcommand of 'ganzoo runs'; to list the runs "
+                                   f"in it, pass it with --root: ganzoo runs --root {args[0]}", ctx)
+        return super().resolve_command(ctx, args)
+
+
+@click.group("runs", cls=_RunsGroup, invoke_without_command=True, context_settings=CONTEXT)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @_root_option
 @click.pass_context
