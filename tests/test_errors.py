@@ -305,6 +305,8 @@ ROWS = [
     # run folders
     Row("runs-root-missing", ["runs", "--root", "nowhere"], "cannot list the runs in nowhere: no such folder"),
     Row("runs-root-is-a-file", ["runs", "--root", "afile"], "is a file", code=2, setup=_a_file),
+    Row("runs-folder-without-root", ["runs", "empty"], "to list the runs in it, pass it with --root", code=2,
+        setup=_empty_folder),
     Row("runs-rm-missing", ["runs", "rm", "nowhere", "--yes"], "no run folder 'nowhere'"),
     Row("runs-rm-not-a-run", ["runs", "rm", "empty", "--yes"], "empty is not a ganzoo run folder",
         setup=_empty_folder),
