@@ -1,4 +1,5 @@
-"""``Registry.verify``: check every indexed version against its manifest, and find strays."""
+"""``Registry.verify``: check every indexed version against its manifest, and find strays; and the check
+``Registry.reindex`` makes of a version folder the index does not know."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, GanzooError
+from ..errors import ConfigError, GanzooError, IntegrityError
 from ..fileio import sha256_file
+from . import index as ix
+from .manifest import MANIFEST, Manifest
 from .names import check_filename, check_model_name
 
 if TYPE_CHECKING:
     from .store import ModelRecord, Registry
 
-__all__ = ["file_problems", "verify_registry"]
+__all__ = ["file_problems", "scan_version", "verify_registry"]
 
 STALE_REPORT_S = 3600.0  # a staging folder older than this is reported; younger ones may be in use
 
@@ -109,3 +112,23 @@ def _strays(root: Path, indexed: set[tuple[str, int]]) -> list[str]:
         if entry.lstat().st_mtime < cutoff:
             problems.append(f"{_rel(root, entry)}: leftover of an interrupted publish or removal; delete it")
     return problems
+
+
+def scan_version(folder: Path, name: str, version: int) -> tuple[ix.Row | None, str]:
+    """The index row of an unindexed version folder whose manifest and files verify, else None and why not."""
+    if not (folder / MANIFEST).exists():
+        return None, "no manifest.json (left by an interrupted publish or removal; delete it)"
+    try:
+        manifest = Manifest.read(folder / MANIFEST, f"{name}:{version}")
+    except IntegrityError as exc:
+        return None, "no usable manifest.json (" + " ".join(str(exc).split()) + ")"
+    if (manifest.name, manifest.version) != (name, version):
+        return None, f"its manifest describes {manifest.ref}, not {name}:{version}"
+    problems = file_problems(folder, manifest.files)
+    if problems:
+        return None, "; ".join(problems)
+    dataset, steps = manifest.dataset.get("name"), manifest.body.get("steps")
+    if not (manifest.architecture and isinstance(dataset, str) and isinstance(steps, int)
+            and not isinstance(steps, bool)):
+        return None, "its manifest lacks architecture, dataset name or steps"
+    return ix.Row(name, version, manifest.architecture, dataset, steps, manifest.created, ()), ""

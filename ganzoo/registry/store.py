@@ -39,11 +39,11 @@ from ..fileio import (
     write_durable,
 )
 from ..locations import mark_registry, registry_location
-from ..models import ModelSpec
-from ..weights import ROLES, decode_weights, save_weights, weight_metadata
+from ..weights import ROLES, decode_weights, save_weights
 from . import index as ix
-from .check import file_problems
-from .manifest import MANIFEST, MANIFEST_FORMAT, Manifest, checked_body
+from .check import scan_version, verify_registry
+from .inputs import check_extras, check_manifest, check_roles, header_metadata, string_list
+from .manifest import MANIFEST, MANIFEST_FORMAT, Manifest
 from .names import ModelRef, check_alias, check_filename, check_model_name, inside, parse_ref, real_inside
 
 __all__ = ["MANIFEST_FORMAT", "Manifest", "ModelRecord", "Registry", "ReindexReport"]
@@ -142,11 +142,11 @@ class Registry:
         (an orphan of a crash) is removed.
         """
         name = check_model_name(name)
-        alias_list = tuple(dict.fromkeys(check_alias(a) for a in _strings(aliases, "aliases")))
-        body, spec, dataset = _check_manifest(manifest)
-        roles = _check_weights(weights)
-        extras = _check_extras(extra_files, roles)
-        base_meta = _base_metadata(metadata, spec, dataset)
+        alias_list = tuple(dict.fromkeys(check_alias(a) for a in string_list(aliases, "aliases")))
+        body, spec, dataset = check_manifest(manifest)
+        roles = check_roles(weights)
+        extras = check_extras(extra_files, roles)
+        base_meta = header_metadata(metadata, spec, dataset)
         versions = library_versions()
 
         with _storage_errors(f"could not store {name} in the registry at {self.root}"):
@@ -170,7 +170,7 @@ class Registry:
                         if not (final / MANIFEST).exists():
                             _remove_tree(final)  # not in the index, no manifest: an orphan of a crashed publish
                             break
-                        found, _ = _scan_version(final, name, version)
+                        found, _ = scan_version(final, name, version)
                         if found is not None:
                             ix.insert_version(conn, found)  # a whole version the index had lost: kept
                         version += 1  # a folder with a manifest is never replaced
@@ -321,7 +321,6 @@ class Registry:
 
     def verify(self) -> builtins.list[str]:
         """Check the whole store; one human-readable problem per line, empty when healthy."""
-        from .check import verify_registry
 
         return verify_registry(self)
 
@@ -393,7 +392,7 @@ class Registry:
                 if sub.is_symlink() or not sub.is_dir():
                     skipped.append(f"{where}: not a folder (a link or a file); skipped")
                     continue
-                row, problem = _scan_version(sub, name, version)
+                row, problem = scan_version(sub, name, version)
                 if row is None:
                     skipped.append(f"{where}: {problem}; skipped")
                 else:
@@ -468,77 +467,6 @@ class Registry:
         return exc
 
 
-# -- checks of what publish is given --------------------------------------------------------------
-
-
-def _strings(values: Iterable[str], what: str) -> builtins.list[str]:
-    if isinstance(values, str):
-        raise ConfigError(f"{what} must be a list of strings, not the single string {values!r}")
-    return builtins.list(values)
-
-
-def _check_manifest(manifest: Mapping[str, Any]) -> tuple[dict[str, Any], ModelSpec, dict[str, Any]]:
-    body = checked_body(dict(manifest) if isinstance(manifest, Mapping) else manifest)
-    for key in ("architecture", "spec", "dataset", "steps"):
-        if key not in body:
-            raise ConfigError(f"manifest needs the key {key!r} (architecture, spec, dataset, steps are required)")
-    if not isinstance(body["spec"], dict):
-        raise ConfigError("manifest 'spec' must be ModelSpec.to_dict()")
-    spec = ModelSpec.from_dict(body["spec"])
-    if spec.architecture != body["architecture"]:
-        raise ConfigError(f"manifest architecture {body['architecture']!r} differs from its spec's "
-                          f"{spec.architecture!r}")
-    dataset = body["dataset"]
-    if not isinstance(dataset, dict) or not isinstance(dataset.get("name"), str):
-        raise ConfigError("manifest 'dataset' must be a dict with a 'name' string")
-    steps = body["steps"]
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
-        raise ConfigError(f"manifest 'steps' must be a non-negative integer, got {steps!r}")
-    return body, spec, dataset
-
-
-def _check_weights(weights: Mapping[str, Mapping[str, torch.Tensor]]) -> builtins.list[str]:
-    if not isinstance(weights, Mapping) or "generator" not in weights:
-        raise ConfigError("weights must be a dict of role -> state dict with at least a 'generator' entry")
-    unknown = sorted(set(weights) - set(ROLES))
-    if unknown:
-        raise ConfigError(f"unknown weight roles {unknown}; use {', '.join(ROLES)}")
-    return [role for role in ROLES if role in weights]
-
-
-def _check_extras(extra_files: Mapping[str, bytes] | None, roles: builtins.list[str]) -> dict[str, bytes]:
-    extras = dict(extra_files or {})
-    taken = {f"{role}.safetensors" for role in ROLES} | {MANIFEST}
-    for filename, data in extras.items():
-        check_filename(filename)
-        if filename in taken:
-            raise ConfigError(f"extra file {filename!r} would overwrite a file the registry writes")
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise ConfigError(f"extra file {filename!r} must be bytes, got {type(data).__name__}")
-    return {k: bytes(v) for k, v in extras.items()}
-
-
-def _base_metadata(metadata: Mapping[str, str] | None, spec: ModelSpec,
-                   dataset: dict[str, Any]) -> dict[str, str]:
-    """The caller's header metadata plus the ganzoo keys; a ganzoo key that disagrees is refused."""
-    computed = weight_metadata("generator", spec, dataset)
-    del computed["ganzoo.role"]  # set per file, like ganzoo.model
-    given = dict(metadata or {})
-    for key, value in given.items():
-        if not (isinstance(key, str) and isinstance(value, str)):
-            raise ConfigError(f"metadata must map str to str; {key!r}: {value!r} is not")
-        if key in computed and _decoded(value) != _decoded(computed[key]):
-            raise ConfigError(f"metadata {key!r} = {value!r} disagrees with the manifest ({computed[key]!r})")
-    return {**given, **computed}
-
-
-def _decoded(value: str) -> Any:
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
-
-
 def _compare(record: ModelRecord, path: Path, expected: Mapping[str, Any], digest: str, size: int) -> None:
     if size != expected["size"]:
         raise IntegrityError(f"{record.ref}: {path} has the wrong size: expected {expected['size']} bytes, "
@@ -546,26 +474,6 @@ def _compare(record: ModelRecord, path: Path, expected: Mapping[str, Any], diges
     if digest != expected["sha256"]:
         raise IntegrityError(f"{record.ref}: {path} is corrupted: sha256 expected {expected['sha256']}, "
                              f"got {digest}")
-
-
-def _scan_version(folder: Path, name: str, version: int) -> tuple[ix.Row | None, str]:
-    """The index row of an unindexed version folder whose manifest and files verify, else None and why not."""
-    if not (folder / MANIFEST).exists():
-        return None, "no manifest.json (left by an interrupted publish or removal; delete it)"
-    try:
-        manifest = Manifest.read(folder / MANIFEST, f"{name}:{version}")
-    except IntegrityError as exc:
-        return None, "no usable manifest.json (" + " ".join(str(exc).split()) + ")"
-    if (manifest.name, manifest.version) != (name, version):
-        return None, f"its manifest describes {manifest.ref}, not {name}:{version}"
-    problems = file_problems(folder, manifest.files)
-    if problems:
-        return None, "; ".join(problems)
-    dataset, steps = manifest.dataset.get("name"), manifest.body.get("steps")
-    if not (manifest.architecture and isinstance(dataset, str) and isinstance(steps, int)
-            and not isinstance(steps, bool)):
-        return None, "its manifest lacks architecture, dataset name or steps"
-    return ix.Row(name, version, manifest.architecture, dataset, steps, manifest.created, ()), ""
 
 
 def _remove_tree(path: Path) -> None:
