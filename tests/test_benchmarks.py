@@ -6,12 +6,17 @@ ratio is taken against is the same network, at every size the benchmark offers.
 
 from __future__ import annotations
 
+import importlib.util
+import io
 import json
+import re
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 import torch
 
@@ -61,3 +66,61 @@ def test_the_batch_sweep_writes_a_row_per_configuration_and_batch(tmp_path: Path
         assert list(rows) == ["reference", "ganzoo", "ganzoo --fast"]
         assert all(r["batch"] == int(batch) and r["image_size"] == 16 and r["images_per_s"] > 0 for r in rows.values())
         assert rows["reference"]["ratio"] == 1.0
+
+
+# -- benchmarks/gpu/pack.py: what a GPU call returns, within its limits ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def pack() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gpu_pack", ROOT / "benchmarks" / "gpu" / "pack.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_members_are_chunked_under_the_limit_and_never_split(pack: ModuleType, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pack, "CHUNK", 100)
+    members = [(f"m{i}", bytes([i]) * size) for i, size in enumerate([60, 30, 20, 150, 10])]
+    written = pack._chunks(members, tmp_path, "x", compress=False)
+    with_members = []
+    for path in written:
+        with tarfile.open(path) as tar:
+            with_members.append([(m.name, m.size) for m in tar.getmembers()])
+    assert with_members == [[("m0", 60), ("m1", 30)], [("m2", 20)], [("m3", 150)], [("m4", 10)]]
+
+
+def test_resnet_runs_come_back_whole_and_are_recorded(pack: ModuleType, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "path", list(sys.path))  # unpacking imports benchmarks/quality/resnet.py
+    there, here, out = tmp_path / "there", tmp_path / "here", tmp_path / "out"
+    for path in (there, out):
+        path.mkdir()
+    samples = np.random.default_rng(0).integers(0, 256, (50, 28, 28), dtype=np.uint8)
+    np.save(there / "fashion-mnist-resnet-seed0-samples.npy", samples)
+    info = {"arch": "resnet", "seed": 0, "steps": 123, "device": "NVIDIA H200"}
+    (there / "fashion-mnist-resnet-seed0-train.json").write_text(json.dumps(info))
+    (there / "unrelated.txt").write_text("stays there")
+    files = pack.pack_resnet([there], out)
+    assert [p.name for p in files] == ["resnet-1.tar.xz"]
+    here.mkdir()
+    pack.unpack_resnet(here, files)
+    assert np.array_equal(np.load(here / "fashion-mnist-resnet-seed0-samples.npy"), samples)
+    assert json.loads((here / "results.json").read_text())["runs"]["fashion-mnist-resnet-seed0"] == info
+    assert not (here / "unrelated.txt").exists()
+
+
+def test_unpacking_refuses_a_member_outside_the_folder(pack: ModuleType, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    bad = tmp_path / "bad.tar"
+    with tarfile.open(bad, "w") as tar:
+        info = tarfile.TarInfo("../escape.npy")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    (tmp_path / "here").mkdir()
+    with pytest.raises(SystemExit, match=re.escape("unexpected member '../escape.npy'")):
+        pack.unpack_resnet(tmp_path / "here", [bad])
+    assert not (tmp_path / "escape.npy").exists()

@@ -42,6 +42,7 @@ copies each cell's sample grid into ``--grids``.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import shutil
 import statistics
@@ -168,16 +169,12 @@ def train_cell(cell: Cell, args: argparse.Namespace) -> dict[str, Any]:
     with open(log, "a", encoding="utf-8") as out:
         out.write(f"$ {' '.join(command)}\n")
         out.flush()
-        subprocess.run(command, check=True, stdout=out, stderr=subprocess.STDOUT)
+        _sibling("child").run_training(command, stdout=out, stderr=subprocess.STDOUT)
     seconds = time.perf_counter() - start
 
     g = ganzoo.load(cell.model, registry=work / "registry", device=args.device if args.device != "auto" else
                     ("cuda" if torch.cuda.is_available() else "cpu"))
-    chunks = []
-    for i, first in enumerate(range(0, args.samples, 1000)):
-        x = ganzoo.generate(g, min(1000, args.samples - first), seed=10_000 + i)
-        chunks.append(((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu())
-    np.save(work / f"{cell.tag}-samples.npy", torch.cat(chunks).numpy(), allow_pickle=False)
+    np.save(work / f"{cell.tag}-samples.npy", draw_samples(g, args.samples), allow_pickle=False)
     last = (read_metrics(run_dir) or [{}])[-1]
     record = {"tag": cell.tag, "images": cell.images, "augment": cell.augment, "seed": cell.seed,
               "steps": args.steps, "seconds_this_attempt": round(seconds, 1), "device": _device_name(args.device),
@@ -185,6 +182,17 @@ def train_cell(cell: Cell, args: argparse.Namespace) -> dict[str, Any]:
               "final": {k: last.get(k) for k in ("d_real", "d_fake", "augment_p", "augment_rt") if k in last}}
     (work / f"{cell.tag}-train.json").write_text(json.dumps(record, indent=2) + "\n")
     return record
+
+
+def draw_samples(g: Any, n: int) -> np.ndarray:
+    """``n`` uint8 samples of the generator ``g``, 1,000 at a time from the seeds 10,000, 10,001, ..."""
+    import ganzoo
+
+    chunks = []
+    for i, first in enumerate(range(0, n, 1000)):
+        x = ganzoo.generate(g, min(1000, n - first), seed=10_000 + i)
+        chunks.append(((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu())
+    return torch.cat(chunks).numpy()
 
 
 def train(args: argparse.Namespace) -> None:
@@ -203,14 +211,17 @@ def train(args: argparse.Namespace) -> None:
             future.result()
 
 
-def _fashion_fid() -> Any:
-    """benchmarks/quality/fashion_fid.py: the FID protocol and the data files, shared."""
+def _sibling(name: str) -> Any:
+    """A module of benchmarks/quality/ beside this one (this file is also loaded from elsewhere, as a module)."""
     here = str(Path(__file__).parent)
     if here not in sys.path:
         sys.path.insert(0, here)
-    import fashion_fid
+    return importlib.import_module(name)
 
-    return fashion_fid
+
+def _fashion_fid() -> Any:
+    """benchmarks/quality/fashion_fid.py: the FID protocol and the data files, shared."""
+    return _sibling("fashion_fid")
 
 
 def _sample_tags(work: Path) -> list[str]:

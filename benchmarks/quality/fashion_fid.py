@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from child import run_training
 
 import ganzoo
 from ganzoo.data import DataOptions
@@ -65,7 +65,7 @@ def train(args: argparse.Namespace) -> None:
                "--name", f"fashion-{tag}", "--run-dir", str(work / "runs" / tag), "--out", str(work / f"{tag}.png"),
                *(["--data-dir", args.data_dir] if args.data_dir else []), *args.extra]
     start = time.perf_counter()
-    subprocess.run(command, check=True)
+    run_training(command)
     seconds = time.perf_counter() - start
     g = ganzoo.load(f"fashion-{tag}", registry=work / "registry")
     if args.device != "auto":

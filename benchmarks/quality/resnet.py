@@ -37,7 +37,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -51,6 +50,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]  # fashion_fid.py beside this file,
 
 import fashion_fid  # noqa: E402
 import speed  # noqa: E402
+from child import run_training  # noqa: E402
 from machine import cpu_name  # noqa: E402
 
 import ganzoo  # noqa: E402
@@ -121,7 +121,7 @@ def train_run(args: argparse.Namespace, arch: str, seed: int, dataset: str, step
                    "--device", args.device, "--run-dir", str(run_dir), *common,
                    *(["--data-dir", args.data_dir] if args.data_dir else []), *args.extra]
     print("$", " ".join(command), flush=True)
-    subprocess.run(command, check=True)
+    run_training(command)
     return tag
 
 
