@@ -25,6 +25,11 @@ alternative to them.
     python benchmarks/speed.py                   # this machine's CPU, about 10 minutes on 2 cores
     python benchmarks/speed.py --device cuda --compile     # a GPU
     python benchmarks/speed.py --rounds 2 --steps 5 --skip-memory   # a quick look
+    python benchmarks/speed.py --device cuda --image-size 64 --skip-mlp     # DCGAN-64 (batch: --batch)
+    python benchmarks/speed.py --device cuda --sweep 64,256,1024,4096       # where the device saturates
+
+The hand-written reference is written out for any power-of-two image size from 16 (the layers
+ganzoo's dcgan derives there; tests/test_benchmarks.py compares them layer by layer).
 """
 
 from __future__ import annotations
