@@ -124,3 +124,33 @@ def test_unpacking_refuses_a_member_outside_the_folder(pack: ModuleType, tmp_pat
     with pytest.raises(SystemExit, match=re.escape("unexpected member '../escape.npy'")):
         pack.unpack_resnet(tmp_path / "here", [bad])
     assert not (tmp_path / "escape.npy").exists()
+
+
+# -- benchmarks/quality/fashion_fid.py: Inception features on a CPU, resumable ---------------------------
+
+
+def test_features_resume_from_their_saved_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "path", [str(ROOT / "benchmarks" / "quality"), *sys.path])
+    import fashion_fid
+
+    monkeypatch.setattr(fashion_fid, "PART", 4)
+    images = torch.arange(10 * 3, dtype=torch.float32).view(10, 3)
+    seen: list[int] = []
+
+    def extractor(x: torch.Tensor, batch_size: int) -> torch.Tensor:  # stands in for Inception: per image
+        seen.append(len(x))
+        if len(seen) == 2 and stop:
+            raise KeyboardInterrupt
+        return x * 2
+
+    cache = tmp_path / "inception-x.npy"
+    stop = True
+    with pytest.raises(KeyboardInterrupt):  # the second part is interrupted: the first is kept
+        fashion_fid._features(extractor, images, cache)
+    assert not cache.exists() and len(list((tmp_path / "inception-x.npy.parts").iterdir())) == 1
+    stop, seen = False, []
+    assert torch.equal(fashion_fid._features(extractor, images, cache), images * 2)
+    assert seen == [4, 2]  # only the parts not saved yet
+    assert cache.is_file() and not (tmp_path / "inception-x.npy.parts").exists()
+    seen.clear()
+    assert torch.equal(fashion_fid._features(extractor, images, cache), images * 2) and seen == []

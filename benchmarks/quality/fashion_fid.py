@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -89,15 +90,34 @@ def train(args: argparse.Namespace) -> None:
     print(json.dumps(info, indent=2))
 
 
+PART = 1000  # images per saved part of a feature cache: an interrupted pass resumes at its last part
+
+
 def _features(extractor: InceptionFeatures, images: torch.Tensor, cache: Path | None) -> torch.Tensor:
+    """Inception features of ``images``, cached in ``cache``. On a CPU 10,000 images take tens of minutes, so
+    they are computed (in batches of 100, as in one pass) and saved ``PART`` at a time beside the cache; a
+    pass stopped midway continues from its parts."""
     if cache is not None and cache.is_file():
         return torch.from_numpy(np.load(cache, allow_pickle=False))
     start = time.perf_counter()
-    feats = extractor(images, batch_size=100)
+    parts = cache.with_name(cache.name + ".parts") if cache is not None else None
+    if parts is not None:
+        parts.mkdir(exist_ok=True)
+    feats = []
+    for i, first in enumerate(range(0, len(images), PART)):
+        part = parts / f"{i:04d}-{len(images)}.npy" if parts is not None else None
+        if part is not None and part.is_file():
+            feats.append(torch.from_numpy(np.load(part, allow_pickle=False)))
+            continue
+        feats.append(extractor(images[first:first + PART], batch_size=100))
+        if part is not None:
+            np.save(part, feats[-1].numpy(), allow_pickle=False)
+    result = torch.cat(feats)
     print(f"  Inception features of {len(images)} images: {time.perf_counter() - start:.0f} s", file=sys.stderr)
-    if cache is not None:
-        np.save(cache, feats.numpy(), allow_pickle=False)
-    return feats
+    if cache is not None and parts is not None:
+        np.save(cache, result.numpy(), allow_pickle=False)
+        shutil.rmtree(parts, ignore_errors=True)
+    return result
 
 
 def classifier_for(train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor],
