@@ -351,3 +351,21 @@ def test_the_docs_test_file_passes_for_the_docs_plugin(install_distribution):
     assert len(test_functions) == 2
     for test in test_functions:
         test()
+
+
+def test_a_loss_is_checked_with_its_options_too():
+    """``NAME:KEY=VALUE`` is checked as the trainer builds it (a loss needing an argument passes with it)."""
+
+    class Plugin:
+        @ganzoo.hookimpl
+        def register_losses(self, register):
+            register("weighted", NeedsArguments)
+
+    catalog = ganzoo.load_catalog(entry_points=False, plugins=[("weighted", Plugin())])
+    testing.check_loss("weighted:weight=2", catalog=catalog)
+    testing.check_loss("non-saturating-r1:gamma=3")
+    with pytest.raises(AssertionError, match="constructing the loss with no arguments raised TypeError"):
+        testing.check_loss("weighted", catalog=catalog)
+    with pytest.raises(AssertionError, match="constructing the loss with its options raised ConfigError: loss "
+                                             "'weighted' has no option wieght; it takes weight"):
+        testing.check_loss("weighted:wieght=2", catalog=catalog)

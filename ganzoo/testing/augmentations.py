@@ -9,11 +9,21 @@ from collections.abc import Sequence
 import torch
 
 from ..augment import Augmentation
-from ..catalog import Catalog, get_catalog, parse_augment_spec
+from ..catalog import Catalog, get_catalog
 from ..errors import ShapeMismatchError
 from ..training.config import TrainConfig
 from ..training.loop import fit
-from .support import BATCH, DEFAULT_SHAPES, SEED, dataset_name, ensure, own_rng, raises_as_failure, tiny_dataset
+from .support import (
+    BATCH,
+    DEFAULT_SHAPES,
+    SEED,
+    dataset_name,
+    ensure,
+    own_rng,
+    raises_as_failure,
+    registered_class,
+    tiny_dataset,
+)
 
 __all__ = ["check_augmentation"]
 
@@ -43,17 +53,7 @@ def check_augmentation(name: str, *, data_shape: Sequence[int] | None = None, ca
     catalog has it) records finite metrics.
     """
     catalog = catalog if catalog is not None else get_catalog()
-    base, _ = parse_augment_spec(name)
-    if base not in catalog.augmentations:
-        catalog.augmentation(name)  # raises UnknownNameError with suggestions
-    registered = catalog.augmentations[base]
-    where = f"augmentation {name!r} (plugin {registered.plugin!r}, class {registered.value.__name__})"
-
-    def fresh() -> Augmentation:
-        with raises_as_failure(where, "constructing it"):
-            aug = catalog.augmentation(name)
-        ensure(isinstance(aug, Augmentation), where, "must subclass ganzoo.Augmentation")
-        return aug
+    where, fresh = registered_class(catalog, "augmentation", name)
 
     # 1. The data it accepts: refusals are ShapeMismatchErrors.
     probe = fresh()

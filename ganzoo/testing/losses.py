@@ -8,9 +8,8 @@ import torch
 from torch import nn
 
 from ..catalog import Catalog, get_catalog
-from ..losses import Loss
 from ..models import Discriminator
-from .support import BATCH, SEED, ensure, own_rng, raises_as_failure
+from .support import BATCH, SEED, ensure, own_rng, raises_as_failure, registered_class
 
 __all__ = ["check_loss"]
 
@@ -43,17 +42,7 @@ def check_loss(name: str, *, catalog: Catalog | None = None) -> None:
     on a real and a generated batch, then ``generator_loss`` on a generated batch, on a
     fresh instance for every probe.
     """
-    catalog = catalog if catalog is not None else get_catalog()
-    if name not in catalog.losses:
-        catalog.loss(name)  # raises UnknownNameError with suggestions
-    registered = catalog.losses[name]
-    where = f"loss {name!r} (plugin {registered.plugin!r}, class {registered.value.__name__})"
-
-    def fresh() -> Loss:
-        with raises_as_failure(where, "constructing the loss with no arguments"):
-            loss = catalog.loss(name)
-        ensure(isinstance(loss, Loss), where, "must subclass ganzoo.Loss")
-        return loss
+    where, fresh = registered_class(catalog if catalog is not None else get_catalog(), "loss", name)
 
     def phases(real: torch.Tensor, fake_d: torch.Tensor, fake_g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         loss = fresh()

@@ -11,9 +11,11 @@ from typing import Any, ParamSpec
 import torch
 from torch import nn
 
-from ..catalog import Catalog, get_catalog
+from ..augment import Augmentation
+from ..catalog import Catalog, get_catalog, parse_augment_spec, parse_loss_spec
 from ..data import Dataset
 from ..errors import ShapeMismatchError
+from ..losses import Loss
 from ..models import Discriminator, Generator
 from ..training.config import TrainConfig
 from ..training.loop import fit
@@ -213,3 +215,28 @@ def train_one_step(subject: Subject, callbacks: Sequence[Callback] = (), **chang
     dataset = tiny_dataset(subject.data_shape, subject.num_classes)
     with raises_as_failure(subject, "one training step (ganzoo.fit, steps=1)"):
         return fit(subject.config(**changes), callbacks=callbacks, catalog=subject.catalog, dataset=dataset)
+
+
+def registered_class(catalog: Catalog, kind: str, name: str) -> tuple[str, Callable[[], Any]]:
+    """A registered loss or augmentation ``name`` (``NAME[:KEY=VALUE,...]``): the words that name it in
+    failures, and a builder of fresh instances, each checked to subclass the kind's public interface."""
+    interface: type[Loss] | type[Augmentation]
+    build: Callable[[str], Loss | Augmentation]
+    if kind == "loss":
+        (base, options), table, build, interface = parse_loss_spec(name), catalog.losses, catalog.loss, Loss
+    else:
+        (base, options), table, build = parse_augment_spec(name), catalog.augmentations, catalog.augmentation
+        interface = Augmentation
+    if base not in table:
+        build(name)  # raises UnknownNameError with suggestions
+    found = table[base]
+    where = f"{kind} {name!r} (plugin {found.plugin!r}, class {found.value.__name__})"
+    doing = f"constructing the {kind} " + ("with its options" if options else "with no arguments")
+
+    def fresh() -> Any:
+        with raises_as_failure(where, doing):
+            made = build(name)
+        ensure(isinstance(made, interface), where, f"must subclass ganzoo.{interface.__name__}")
+        return made
+
+    return where, fresh
