@@ -90,14 +90,14 @@ class StopVote:
             return wish
         device = _collective_device()
         vote = torch.full((1,), int(wish), dtype=torch.int32, device=device)
-        dist.all_reduce(vote, op=dist.ReduceOp.MAX)  # NCCL: queued on the device; gloo: done on the host
+        self.world.agree(vote)  # NCCL: queued on the device; gloo: done on the host
         event = None
         if device.type == "cuda":
-            result = torch.empty(1, dtype=torch.int32, pin_memory=True)
-            result.copy_(vote, non_blocking=True)
+            host = torch.empty(1, dtype=torch.int32, pin_memory=True)
+            host.copy_(vote, non_blocking=True)
             event = torch.cuda.Event()
             event.record()
-            vote = result
+            vote = host
         self._open.append((vote, event))
         due = len(self._open) if last else len(self._open) - self.lag
         stop = False
