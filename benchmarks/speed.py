@@ -344,9 +344,19 @@ def measure(setups: list[Setup], device: torch.device, rounds: int, steps: int, 
             label: str, *, size: int = IMAGE, batch: int | None = None) -> dict[str, dict[str, Any]]:
     per_round: dict[str, list[float]] = {s.name: [] for s in setups}
     flops: dict[str, int | None] = {}
+    failed: dict[str, str] = {}  # a configuration that raised: its error, its row says so, the others go on
     for r in range(rounds):
         for s in setups:
-            clock = run_setup(s, device, steps, warmup, count=(r == 0), size=size, batch=batch)
+            if s.name in failed:
+                continue
+            try:
+                clock = run_setup(s, device, steps, warmup, count=(r == 0), size=size, batch=batch)
+            except Exception as exc:  # one broken row must not cost the table
+                if s is setups[0]:
+                    raise  # without the reference there is nothing to compare
+                failed[s.name] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+                print(f"  [{label}] {s.name} failed: {failed[s.name]}", file=sys.stderr, flush=True)
+                continue
             if r == 0:
                 flops[s.name] = clock.flops
             per_round[s.name].append(clock.seconds_per_step())
@@ -354,8 +364,11 @@ def measure(setups: list[Setup], device: torch.device, rounds: int, steps: int, 
                   file=sys.stderr, flush=True)
     ref = setups[0].name
     batch = batch or default_batch(setups[0].kind)
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for s in setups:
+        if s.name in failed:
+            out[s.name] = {"what": s.what, "error": failed[s.name]}
+            continue
         ratios = [a / b for a, b in zip(per_round[ref], per_round[s.name], strict=True)]
         sec = statistics.median(per_round[s.name])
         out[s.name] = {"what": s.what, "ms_per_step": sec * 1e3, "images_per_s": batch / sec,
@@ -402,21 +415,30 @@ def main() -> None:
     if args.sweep:
         sweep(args, device, peaks)
         return
+    where = machine_name(device)
+
+    def save() -> None:  # after each table too: a run cut short keeps what it measured
+        _write_json(args.json, {"date": time.strftime("%Y-%m-%d"), "torch": torch.__version__, "device": where,
+                                "peaks": peaks, "results": results})
+
     results = {"dcgan": measure(dcgan_setups(args.compile, cuda), device, args.rounds, args.steps, args.warmup,
                                 "dcgan", size=args.image_size, batch=args.batch)}
+    save()
     if not args.skip_mlp:
         results["mlp"] = measure(mlp_setups(cuda), device, args.rounds, max(args.steps, 50), args.warmup, "mlp")
+        save()
     peaks = {k: max(v, w) for (k, v), w in zip(peaks.items(), matmul_peaks(device).values(), strict=True)}
     if not args.skip_memory:
         for kind, setups in (("dcgan", dcgan_setups(args.compile, cuda)), ("mlp", mlp_setups(cuda))):
             if kind in results:
                 for i, s in enumerate(setups):
+                    if "error" in results[kind][s.name]:
+                        continue
                     results[kind][s.name]["peak_mb"] = peak_memory_mb(i, kind, args.device, args.compile,
                                                                       args.image_size, args.batch)
     for rows in results.values():
         add_peak_shares(rows, peaks)
 
-    where = machine_name(device)
     print(f"\n{time.strftime('%Y-%m-%d')} · torch {torch.__version__} · {where}")
     print(f"matmul peak: fp32 {peaks['fp32'] / 1e12:.3f} TFLOP/s, bf16 {peaks['bf16'] / 1e12:.3f} TFLOP/s")
     print(f"DCGAN: {args.image_size}x{args.image_size}, batch {args.batch or default_batch('dcgan')}")
@@ -425,15 +447,21 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for rows in results.values():
         for name, r in rows.items():
+            if "error" in r:
+                print(f"| {name} | {r['what']} | failed: {r['error']} | | | | | |")
+                continue
             flops = f"{r['flops_per_step'] / 1e9:.2f}" if r["flops_per_step"] else "-"
             mem = f"{r['peak_mb']:.0f} MB" if "peak_mb" in r else "-"
             ratio = f"**{r['ratio']:.2f}x** [{r['ratio_min']:.2f}-{r['ratio_max']:.2f}]"
             print(f"| {name} | {r['what']} | {r['ms_per_step']:.1f} | {r['images_per_s']:.0f} | {ratio} | {flops} | "
                   f"{_share(r)} | {mem} |")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"date": time.strftime("%Y-%m-%d"), "torch": torch.__version__, "device": where,
-                       "peaks": peaks, "results": results}, f, indent=2)
+    save()
+
+
+def _write_json(path: str | None, payload: dict[str, Any]) -> None:
+    if path:
+        with open(path, "w") as f:
+            json.dump(payload, f, indent=2)
 
 
 def matmul_peaks(device: torch.device) -> dict[str, float]:
@@ -444,7 +472,7 @@ def matmul_peaks(device: torch.device) -> dict[str, float]:
 def add_peak_shares(rows: dict[str, dict[str, Any]], peaks: dict[str, float]) -> None:
     """Each row's achieved TFLOP/s and its share of the matmul peak of its own precision."""
     for row in rows.values():
-        if row["flops_per_step"]:
+        if row.get("flops_per_step"):
             achieved = row["flops_per_step"] / (row["ms_per_step"] / 1e3)
             row["tflops"] = achieved / 1e12
             row["peak_share"] = achieved / peaks[row["precision"]]
@@ -471,13 +499,15 @@ def sweep(args: argparse.Namespace, device: torch.device, peaks: dict[str, float
     except ValueError:
         raise SystemExit(f"--sweep takes batch sizes separated by commas, e.g. 64,256,1024; got {args.sweep!r}") \
             from None
-    results = {}
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    where = machine_name(device)
     for batch in batches:
         rows = measure(sweep_setups(device.type == "cuda"), device, args.rounds, args.steps, args.warmup,
                        f"batch {batch}", size=args.image_size, batch=batch)
         add_peak_shares(rows, peaks)
         results[str(batch)] = rows
-    where = machine_name(device)
+        _write_json(args.json, {"date": time.strftime("%Y-%m-%d"), "torch": torch.__version__, "device": where,
+                                "image_size": args.image_size, "peaks": peaks, "sweep": results})
     print(f"\n{time.strftime('%Y-%m-%d')} · torch {torch.__version__} · {where}")
     print(f"matmul peak: fp32 {peaks['fp32'] / 1e12:.3f} TFLOP/s, bf16 {peaks['bf16'] / 1e12:.3f} TFLOP/s")
     print(f"DCGAN {args.image_size}x{args.image_size}")
@@ -485,13 +515,12 @@ def sweep(args: argparse.Namespace, device: torch.device, peaks: dict[str, float
     print("|---|---|---|---|---|---|---|")
     for batch, rows in results.items():
         for name, r in rows.items():
+            if "error" in r:
+                print(f"| {int(batch):,} | {name} | failed: {r['error']} | | | | |")
+                continue
             tflops = f"{r['tflops']:.3g}" if "tflops" in r else "-"
             print(f"| {int(batch):,} | {name} | {r['ms_per_step']:.1f} | {r['images_per_s']:,.0f} | "
                   f"{r['ratio']:.2f} | {tflops} | {_share(r)} |")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"date": time.strftime("%Y-%m-%d"), "torch": torch.__version__, "device": where,
-                       "image_size": args.image_size, "peaks": peaks, "sweep": results}, f, indent=2)
 
 
 if __name__ == "__main__":

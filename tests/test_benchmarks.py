@@ -68,6 +68,26 @@ def test_the_batch_sweep_writes_a_row_per_configuration_and_batch(tmp_path: Path
         assert rows["reference"]["ratio"] == 1.0
 
 
+def test_a_configuration_that_fails_is_a_row_that_says_so_and_the_others_are_measured(
+        speed: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = speed.run_setup
+
+    def run_setup(setup: Any, *args: Any, **kwargs: Any) -> Any:
+        if setup.name == "ganzoo":
+            raise RuntimeError("CUDA error: operation not permitted when stream is capturing\nmore lines")
+        return real(setup, *args, **kwargs)
+
+    monkeypatch.setattr(speed, "run_setup", run_setup)
+    setups = speed.sweep_setups(False)
+    rows = speed.measure(setups, torch.device("cpu"), 2, 1, 2, "test", size=16, batch=4)
+    assert list(rows) == ["reference", "ganzoo", "ganzoo --fast"]
+    assert rows["ganzoo"] == {"what": setups[1].what,
+                              "error": "RuntimeError: CUDA error: operation not permitted when stream is capturing"}
+    assert rows["ganzoo --fast"]["images_per_s"] > 0 and rows["reference"]["ratio"] == 1.0
+    speed.add_peak_shares(rows, {"fp32": 1e12, "bf16": 1e12})  # a failed row has nothing to share
+    assert "peak_share" not in rows["ganzoo"] and "peak_share" in rows["ganzoo --fast"]
+
+
 # -- benchmarks/gpu/pack.py: what a GPU call returns, within its limits ----------------------------------
 
 

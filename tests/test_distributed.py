@@ -36,7 +36,8 @@ WORKER = Path(__file__).with_name("dist_worker.py")
 def torchrun(mode: str, out: Path, spec: dict[str, Any], nproc: int = 2,
              timeout: float = 90) -> subprocess.CompletedProcess[str]:
     out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    # gloo on the CPU, also on a machine with GPUs: with "auto" a rank would take a GPU of its own
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": ""}
     return subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
          "--max-restarts=0", str(WORKER), mode, str(out), json.dumps(spec)],
@@ -51,7 +52,7 @@ def test_two_processes_equal_one_process_with_the_global_batch(tmp_path: Path) -
     """Without BatchNorm, 2 x 16 samples averaged by DDP is the same step as 1 x 32: gradients are
     averaged and each process trains on its own half of the data, not on a copy."""
     common = {"architecture": "gan", "dataset": "ring8", "steps": 5, "ema": 0.0, "lr_g": 1e-3, "lr_d": 1e-3,
-              "model": {"batchnorm": False}}
+              "model": {"batchnorm": False}, "device": "cpu"}
     done = torchrun("fit", tmp_path / "two", {"config": _config(batch_size=16, **common)})
     assert done.returncode == 0, done.stderr[-3000:]
     two = safetensors.torch.load_file(str(tmp_path / "two" / "final.safetensors"))
@@ -149,6 +150,6 @@ def test_nproc_checks_options_first_then_launches_torchrun(tmp_path: Path, monke
                                       "--nproc", "2", "--name", "no spaces allowed", "--registry", str(tmp_path / "r")])
     assert result.exit_code == 1 and "no spaces allowed" in result.output and "rank" not in result.output
     result = CliRunner().invoke(cli, ["train", "gan", "--dataset", "ring8", "--steps", "3", "--batch-size", "16",
-                                      "--nproc", "2", "--registry", str(tmp_path / "reg")])
+                                      "--nproc", "2", "--registry", str(tmp_path / "reg"), "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "reg" / "models" / "gan-ring8" / "1" / "manifest.json").is_file()

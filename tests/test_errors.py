@@ -176,6 +176,8 @@ ROWS = [
         "cuda_graphs cannot be combined with augment"),
     Row("cuda-graphs-several-processes", ["train", "dcgan", "--cuda-graphs", "--nproc", "2"],
         "--cuda-graphs trains in one process"),
+    Row("one-gpu-several-processes", ["train", "dcgan", "--device", "cuda:0", "--nproc", "2"],
+        "--device cuda:0 names one GPU, but this run has 2 processes"),
     Row("zero-samples", ["sample", "dcgan-digits", "-n", "0"], "number of samples must be a positive integer"),
     # the registry
     Row("bad-model-name", ["train", "dcgan", "--name", "../x"], "invalid model name '../x'"),

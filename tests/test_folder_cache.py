@@ -420,6 +420,24 @@ def test_on_cuda_the_prefetching_feeder_yields_the_resident_batches(images, monk
 
 
 @CUDA
+def test_on_cuda_a_prefetched_batch_is_read_only_once_its_copy_is_done(monkeypatch):
+    """Batches of 12 MB, whose copy takes about a millisecond, each compared on the training stream the moment
+    it is handed over: without the wait for the copy's event the comparison would read a half-copied batch,
+    and without the event guarding each pinned buffer the next gather would overwrite a batch being copied."""
+    from ganzoo.data.core import Dataset
+
+    data = torch.randint(0, 256, (256, 3, 256, 256), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    dataset, cuda = Dataset(name="big", data=data), torch.device("cuda")
+    resident = feeder.make_sampler(dataset, 64, cuda, torch.Generator().manual_seed(3))
+    monkeypatch.setattr(feeder, "free_device_memory", lambda device: 1000)
+    fed = feeder.make_sampler(dataset, 64, cuda, torch.Generator().manual_seed(3))
+    assert isinstance(resident, feeder.ResidentSampler) and isinstance(fed, feeder.PrefetchSampler)
+    for step in range(12):  # three epochs
+        (a, _), (b, _) = resident.next(), fed.next()
+        assert torch.equal(a, b), f"batch {step} differs"
+
+
+@CUDA
 def test_on_cuda_training_through_the_prefetching_feeder_never_waits_for_the_device(images, monkeypatch):
     """The same weights as the resident path, and no host synchronisation between logged steps."""
 

@@ -25,7 +25,8 @@ from ganzoo.training.guard import nan_check_strategy
 from ganzoo.training.loop import fit
 from ganzoo.training.state import Callback, TrainState
 
-TINY = {"architecture": "dcgan", "dataset": "digits", "batch_size": 16, "model": {"base_channels": 8}}
+# on the CPU unless a test says cuda (on a GPU machine "auto" would pick the GPU, where checks run deferred)
+TINY = {"architecture": "dcgan", "dataset": "digits", "batch_size": 16, "model": {"base_channels": 8}, "device": "cpu"}
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 

@@ -192,6 +192,10 @@ def train_cmd(ctx: click.Context, architecture: str | None, model_options: tuple
                            config_file=file, config_name=config_path, from_ref=from_ref, resume=resume,
                            fast=fast, registry=registry)
     config = resolved.config
+    if nproc > 1:
+        from ..training.distributed import check_device_for_processes
+
+        check_device_for_processes(config.device, nproc)
     if nproc > 1 and config.cuda_graphs:
         raise ConfigError(f"--cuda-graphs trains in one process, but --nproc {nproc} asks for {nproc}; drop "
                           "--cuda-graphs or --nproc")

@@ -20,7 +20,8 @@ import torch.distributed as dist
 
 from ..errors import ConfigError
 
-__all__ = ["StopVote", "World", "current_world", "init_from_env", "launch", "shutdown"]
+__all__ = ["StopVote", "World", "check_device_for_processes", "current_world", "init_from_env", "launch",
+           "shutdown"]
 
 
 @dataclass(frozen=True)
@@ -136,12 +137,20 @@ def init_from_env(device: str = "auto", timeout_s: float = 1800) -> World:
         if name not in os.environ:
             raise ConfigError(f"WORLD_SIZE={size} is set but {name} is not: start multi-process runs with "
                               "torchrun (or ganzoo train --nproc N), which sets all of them")
+    check_device_for_processes(device, size)
     local_rank = int(os.environ["LOCAL_RANK"])
-    cuda = torch.cuda.is_available() and device in ("auto", "cuda")
+    cuda = torch.cuda.is_available() and (device == "auto" or device.split(":")[0] == "cuda")
     if cuda:
         torch.cuda.set_device(local_rank)
     dist.init_process_group("nccl" if cuda else "gloo", timeout=timedelta(seconds=timeout_s))
     return current_world()
+
+
+def check_device_for_processes(device: str, nproc: int) -> None:
+    """Refuse a device that names one GPU (``cuda:N``) for a run of several processes, which take one GPU each."""
+    if nproc > 1 and device.split(":")[0] == "cuda" and ":" in device:
+        raise ConfigError(f"--device {device} names one GPU, but this run has {nproc} processes, one GPU each; use "
+                          "--device cuda (process N trains on cuda:N, N its local rank)")
 
 
 def shutdown() -> None:

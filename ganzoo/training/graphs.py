@@ -19,7 +19,12 @@ How it is done here, following PyTorch's "whole network capture":
 - What the host changes between steps reaches the graphs through device tensors: the
   learning rates (a tensor in each Adam group, so ``lr_decay`` works) and the guard's step
   counter. A loss that follows a schedule (``Loss.set_progress``) changes Python numbers a
-  graph has baked in: when its attributes change, the updates are captured again.
+  graph has baked in: when its attributes change, the updates are captured again. A capture
+  waits for the device and instantiates a graph, so a number that changes at every step
+  (``non-saturating-r1`` with ``decay``, in its decay window) makes those steps slower than
+  eager ones; a loss written for graphs keeps such a number in a device tensor that
+  ``set_progress`` updates with ``fill_``, as the learning rates are. The outputs of a replay
+  live in the graph's memory: the loop copies the two losses it hands to callbacks.
 - The EMA of G is updated right after each step, outside the graphs (its decay follows the step).
 
 Refused: devices other than CUDA and several processes (:func:`check_graph_options`, before
@@ -124,9 +129,13 @@ class GraphedUpdates:
         if self.calls[name] <= self.warmup:
             return self._eager(name, static)
         graph = torch.cuda.CUDAGraph()
-        # thread_local: the prefetching sampler's thread may copy the next batch meanwhile, on its own stream
-        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
-            outputs = self.updates[name](*static)
+        # On the warm-up stream: autograd's gradient-accumulation nodes remember the stream of their first
+        # backward, and a capture on another stream would fail on them. On this run's device, which need not
+        # be the current one (cuda:1). thread_local: the prefetching sampler's thread may copy the next batch
+        # meanwhile, on its own stream.
+        with torch.cuda.device(self.device), \
+                torch.cuda.graph(graph, stream=self.side, capture_error_mode="thread_local"):
+            outputs = _detached(self.updates[name](*static))
         self.graphs[name] = (graph, outputs)
         self.captures += 1
         graph.replay()  # capturing runs nothing: this is the update of this step
@@ -149,7 +158,7 @@ class GraphedUpdates:
         with torch.cuda.stream(self.side), warnings.catch_warnings():
             # Adam is built capturable for the capture; uncaptured, it warns that this is slower
             warnings.filterwarnings("ignore", message=".*capturable=True.*")
-            outputs = self.updates[name](*static)
+            outputs = _detached(self.updates[name](*static))
         current.wait_stream(self.side)
         return outputs
 
@@ -160,6 +169,11 @@ def device_learning_rates(optimizers: Sequence[torch.optim.Optimizer], device: t
     for opt in optimizers:
         for group in opt.param_groups:
             group["lr"] = torch.tensor(float(group["lr"]), dtype=torch.float32, device=device)
+
+
+def _detached(outputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """An update's losses and logits without their autograd graph, which must not outlive the update."""
+    return tuple(t.detach() for t in outputs)
 
 
 def _plain_attributes(obj: Any) -> dict[str, Any]:

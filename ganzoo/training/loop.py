@@ -34,7 +34,7 @@ from ..models import Generator
 from .batchnorm import recalibrate_for_sampling
 from .checkpoint import load_checkpoint, restore
 from .config import TrainConfig
-from .distributed import StopVote, World, current_world
+from .distributed import StopVote, World, check_device_for_processes, current_world
 from .graphs import GraphedUpdates, check_graph_options, device_learning_rates
 from .guard import DeferredGuard, EagerGuard, Guard, nan_check_strategy, settle_optimizer
 from .state import Callback, TrainingDiverged, TrainingInterrupted, TrainResult, TrainState, metric_values
@@ -90,8 +90,9 @@ def fit(config: TrainConfig, *, callbacks: Iterable[Callback] = (), catalog: Cat
     loss_name = config.loss or catalog.architecture(config.architecture).default_loss
     loss = catalog.loss(loss_name)
     augmentation = catalog.augmentation(config.augment) if config.augment else None  # refused before data loads
+    check_device_for_processes(config.device, world.size)
     device = resolve_device(config.device)
-    if world.distributed and device.type == "cuda" and device.index is None:
+    if world.distributed and device.type == "cuda":
         device = torch.device("cuda", world.local_rank)  # one GPU per process
     check_graph_options(config, device, world)
     if dataset is None:
@@ -278,6 +279,8 @@ def _fit(config: TrainConfig, callbacks: list[Callback], catalog: Catalog, datas
         if ema is not None:
             guard.update_ema(ema, G, step)
         state.step = step
+        if config.cuda_graphs:  # a replay's outputs are overwritten by the next one: callbacks get copies
+            d_loss, g_loss = d_loss.clone(), g_loss.clone()
         metrics = {
             "d_loss": d_loss.detach(),
             "g_loss": g_loss.detach(),
