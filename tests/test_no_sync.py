@@ -321,6 +321,24 @@ def test_cuda_graphs_refuse_what_a_replay_cannot_do(options: dict[str, Any], say
         TrainConfig(cuda_graphs=True, **options)
 
 
+def test_graphs_are_captured_again_when_a_loss_rebinds_a_number_or_a_tensor_not_when_it_fills_one() -> None:
+    """What GraphedUpdates compares before each replay: a tensor filled in place is read by the replay itself."""
+    from ganzoo.training.graphs import _plain_attributes
+
+    loss = ganzoo.catalog.get_catalog().loss("non-saturating-r1:gamma=2,decay=0.5")
+    loss.scale = torch.zeros(())
+    before = _plain_attributes(loss)
+    assert before["weight"] == 2.0 and before["scale"][0] == "tensor"
+    loss.scale.fill_(3.0)
+    assert _plain_attributes(loss) == before
+    loss.set_progress(100, 100)  # the end of the decay: the weight falls to gamma_end
+    assert _plain_attributes(loss) != before
+    loss.set_progress(1, 100)
+    assert _plain_attributes(loss) == before
+    loss.scale = torch.full((), 3.0)  # the same value in a new tensor: the graph would still read the old one
+    assert _plain_attributes(loss) != before
+
+
 @CUDA
 @pytest.mark.parametrize("options", [{}, {"reuse_fake": True}, {"d_steps": 2, "lr_decay": 0.5},
                                      {"loss": "non-saturating-r1:gamma=1,decay=0.5"}],

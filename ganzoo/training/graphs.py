@@ -177,5 +177,12 @@ def _detached(outputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
 
 
 def _plain_attributes(obj: Any) -> dict[str, Any]:
-    """The numbers, strings and flags an object holds: what a captured graph may have baked in."""
-    return {k: v for k, v in vars(obj).items() if isinstance(v, (bool, int, float, str, type(None)))}
+    """The numbers, strings and flags an object holds, and which tensors: what a captured graph may have baked
+    in. A tensor updated in place is read by the graph at each replay; one rebound to a new tensor is not."""
+    state: dict[str, Any] = {}
+    for k, v in vars(obj).items():
+        if isinstance(v, (bool, int, float, str, type(None))):
+            state[k] = v
+        elif isinstance(v, torch.Tensor):
+            state[k] = ("tensor", id(v), v.data_ptr())
+    return state
