@@ -323,20 +323,20 @@ def test_cuda_graphs_refuse_what_a_replay_cannot_do(options: dict[str, Any], say
 
 def test_graphs_are_captured_again_when_a_loss_rebinds_a_number_or_a_tensor_not_when_it_fills_one() -> None:
     """What GraphedUpdates compares before each replay: a tensor filled in place is read by the replay itself."""
-    from ganzoo.training.graphs import _plain_attributes
+    from ganzoo.training.graphs import _capture_state
 
     loss = ganzoo.catalog.get_catalog().loss("non-saturating-r1:gamma=2,decay=0.5")
     loss.scale = torch.zeros(())
-    before = _plain_attributes(loss)
+    before = _capture_state(loss)
     assert before["weight"] == 2.0 and before["scale"][0] == "tensor"
     loss.scale.fill_(3.0)
-    assert _plain_attributes(loss) == before
+    assert _capture_state(loss) == before
     loss.set_progress(100, 100)  # the end of the decay: the weight falls to gamma_end
-    assert _plain_attributes(loss) != before
+    assert _capture_state(loss) != before
     loss.set_progress(1, 100)
-    assert _plain_attributes(loss) == before
+    assert _capture_state(loss) == before
     loss.scale = torch.full((), 3.0)  # the same value in a new tensor: the graph would still read the old one
-    assert _plain_attributes(loss) != before
+    assert _capture_state(loss) != before
 
 
 @CUDA

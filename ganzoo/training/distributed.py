@@ -139,7 +139,7 @@ def init_from_env(device: str = "auto", timeout_s: float = 1800) -> World:
                               "torchrun (or ganzoo train --nproc N), which sets all of them")
     check_device_for_processes(device, size)
     local_rank = int(os.environ["LOCAL_RANK"])
-    cuda = torch.cuda.is_available() and (device == "auto" or device.split(":")[0] == "cuda")
+    cuda = torch.cuda.is_available() and (device in ("auto", "cuda") or device.startswith("cuda:"))
     if cuda:
         torch.cuda.set_device(local_rank)
     dist.init_process_group("nccl" if cuda else "gloo", timeout=timedelta(seconds=timeout_s))
@@ -148,7 +148,7 @@ def init_from_env(device: str = "auto", timeout_s: float = 1800) -> World:
 
 def check_device_for_processes(device: str, nproc: int) -> None:
     """Refuse a device that names one GPU (``cuda:N``) for a run of several processes, which take one GPU each."""
-    if nproc > 1 and device.split(":")[0] == "cuda" and ":" in device:
+    if nproc > 1 and device.startswith("cuda:"):
         raise ConfigError(f"--device {device} names one GPU, but this run has {nproc} processes, one GPU each; use "
                           "--device cuda (process N trains on cuda:N, N its local rank)")
 

@@ -95,7 +95,7 @@ class GraphedUpdates:
         self.inputs: dict[str, list[torch.Tensor | None]] = {}
         self.graphs: dict[str, tuple[Any, tuple[torch.Tensor, ...]]] = {}
         self.side = torch.cuda.Stream(device)
-        self._loss_state = _plain_attributes(loss)
+        self._loss_state = _capture_state(loss)
         self._g_loss: torch.Tensor | None = None  # with reuse_fake: G's loss, from the "dg" graph
         self.captures = 0  # graphs captured so far (again after a schedule change)
 
@@ -116,7 +116,7 @@ class GraphedUpdates:
         return g_loss
 
     def _run(self, name: str, *inputs: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
-        state = _plain_attributes(self.loss)
+        state = _capture_state(self.loss)
         if state != self._loss_state:  # set_progress changed numbers the graphs hold: capture again
             self._loss_state = state
             self.graphs.clear()
@@ -176,7 +176,7 @@ def _detached(outputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
     return tuple(t.detach() for t in outputs)
 
 
-def _plain_attributes(obj: Any) -> dict[str, Any]:
+def _capture_state(obj: Any) -> dict[str, Any]:
     """The numbers, strings and flags an object holds, and which tensors: what a captured graph may have baked
     in. A tensor updated in place is read by the graph at each replay; one rebound to a new tensor is not."""
     state: dict[str, Any] = {}
